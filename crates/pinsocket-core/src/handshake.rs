@@ -1,0 +1,252 @@
+//! The WebSocket opening handshake, server side (RFC 6455 §4.2).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+
+use crate::http::RequestHead;
+
+/// The GUID every server appends to the client's key (RFC 6455 §1.3).
+const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// Why an upgrade request was refused, and the status to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// The method is not GET (405).
+    #[error("a WebSocket handshake must use GET")]
+    MethodNotGet,
+    /// HTTP/1.0 (400): the handshake needs HTTP/1.1.
+    #[error("a WebSocket handshake needs HTTP/1.1")]
+    NotHttp11,
+    /// No `Host` header (400).
+    #[error("missing Host header")]
+    MissingHost,
+    /// `Connection` does not list `Upgrade` (400).
+    #[error("Connection header does not list Upgrade")]
+    MissingConnectionUpgrade,
+    /// `Upgrade` does not list `websocket` (400).
+    #[error("Upgrade header does not list websocket")]
+    NotWebSocket,
+    /// `Sec-WebSocket-Version` is missing or not 13 (426, with
+    /// `Sec-WebSocket-Version: 13` in the response).
+    #[error("unsupported Sec-WebSocket-Version; this server speaks 13")]
+    UnsupportedVersion,
+    /// `Sec-WebSocket-Key` is missing, repeated, or not 16 bytes in base64 (400).
+    #[error("Sec-WebSocket-Key must be 16 bytes in base64")]
+    BadKey,
+}
+
+impl HandshakeError {
+    /// The status code to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            HandshakeError::MethodNotGet => 405,
+            HandshakeError::UnsupportedVersion => 426,
+            _ => 400,
+        }
+    }
+}
+
+/// The `Sec-WebSocket-Accept` value: 28 base64 characters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptKey([u8; 28]);
+
+impl AcceptKey {
+    /// The value as text.
+    pub fn as_str(&self) -> &str {
+        // Base64 output is ASCII; the fallback is never taken.
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+/// Computes `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`:
+/// base64(SHA-1(key ++ GUID)).
+pub fn accept_key(key: &[u8]) -> AcceptKey {
+    let mut sha = sha1_smol::Sha1::new();
+    sha.update(key);
+    sha.update(GUID);
+    let digest = sha.digest().bytes();
+    let mut out = [0u8; 28];
+    // 20 bytes always encode to exactly 28 characters.
+    let _ = STANDARD.encode_slice(digest, &mut out);
+    AcceptKey(out)
+}
+
+/// True if the request asks to upgrade to WebSocket (`Upgrade` lists
+/// `websocket`): such a request gets a handshake or a handshake error, never
+/// a page.
+pub fn is_upgrade_request(req: &RequestHead<'_, '_>) -> bool {
+    req.has_token("upgrade", "websocket")
+}
+
+/// Checks an upgrade request against RFC 6455 §4.2.1 and returns the accept key.
+pub fn validate_upgrade(req: &RequestHead<'_, '_>) -> Result<AcceptKey, HandshakeError> {
+    if req.method != "GET" {
+        return Err(HandshakeError::MethodNotGet);
+    }
+    if req.minor_version < 1 {
+        return Err(HandshakeError::NotHttp11);
+    }
+    if req.header("host").is_none() {
+        return Err(HandshakeError::MissingHost);
+    }
+    if !req.has_token("upgrade", "websocket") {
+        return Err(HandshakeError::NotWebSocket);
+    }
+    if !req.has_token("connection", "upgrade") {
+        return Err(HandshakeError::MissingConnectionUpgrade);
+    }
+    let mut versions = req.headers_named("sec-websocket-version");
+    match (versions.next().map(crate::http::trim), versions.next()) {
+        (Some(b"13"), None) => {}
+        _ => return Err(HandshakeError::UnsupportedVersion),
+    }
+    let mut keys = req.headers_named("sec-websocket-key");
+    let (Some(key), None) = (keys.next(), keys.next()) else {
+        return Err(HandshakeError::BadKey);
+    };
+    let key = crate::http::trim(key);
+    // 16 bytes are 24 base64 characters with padding; decode_slice needs room
+    // for its estimate (18 bytes) even though 16 come out.
+    let mut decoded = [0u8; 18];
+    match STANDARD.decode_slice(key, &mut decoded) {
+        Ok(16) if key.len() == 24 => Ok(accept_key(key)),
+        _ => Err(HandshakeError::BadKey),
+    }
+}
+
+/// Writes the `101 Switching Protocols` response into `out`; returns its
+/// length, or `None` if `out` is too small (160 bytes always suffice).
+pub fn write_switching_protocols(accept: &AcceptKey, out: &mut [u8]) -> Option<usize> {
+    let parts: [&[u8]; 3] = [
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
+        &accept.0,
+        b"\r\n\r\n",
+    ];
+    let mut n = 0;
+    for part in parts {
+        out.get_mut(n..n + part.len())?.copy_from_slice(part);
+        n += part.len();
+    }
+    Some(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{Limits, parse_request};
+    use httparse::EMPTY_HEADER;
+
+    fn check(buf: &[u8]) -> Result<AcceptKey, HandshakeError> {
+        let mut headers = [EMPTY_HEADER; 16];
+        let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+            .unwrap()
+            .unwrap();
+        validate_upgrade(&req)
+    }
+
+    const GOOD: &[u8] = b"GET /chat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+    #[test]
+    fn rfc_sample_key() {
+        // RFC 6455 §1.3.
+        assert_eq!(
+            accept_key(b"dGhlIHNhbXBsZSBub25jZQ==").as_str(),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+        assert_eq!(
+            check(GOOD).map(|a| a.0),
+            Ok(*b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
+        );
+    }
+
+    #[test]
+    fn tokens_are_case_insensitive_inside_lists() {
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: foo, WebSocket\r\nConnection: keep-alive, UPGRADE\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+        assert!(check(req).is_ok());
+    }
+
+    fn replace(from: &str, to: &str) -> std::string::String {
+        extern crate std;
+        std::string::String::from_utf8_lossy(GOOD).replace(from, to)
+    }
+    extern crate std;
+
+    #[test]
+    fn each_requirement_is_checked() {
+        let cases = [
+            (replace("GET", "POST"), HandshakeError::MethodNotGet, 405),
+            (
+                replace("HTTP/1.1", "HTTP/1.0"),
+                HandshakeError::NotHttp11,
+                400,
+            ),
+            (
+                replace("Host: server.example.com\r\n", ""),
+                HandshakeError::MissingHost,
+                400,
+            ),
+            (
+                replace("Upgrade: websocket", "Upgrade: h2c"),
+                HandshakeError::NotWebSocket,
+                400,
+            ),
+            (
+                replace("Connection: Upgrade", "Connection: keep-alive"),
+                HandshakeError::MissingConnectionUpgrade,
+                400,
+            ),
+            (
+                replace("Version: 13", "Version: 8"),
+                HandshakeError::UnsupportedVersion,
+                426,
+            ),
+            (
+                replace("Sec-WebSocket-Version: 13\r\n", ""),
+                HandshakeError::UnsupportedVersion,
+                426,
+            ),
+            (
+                replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZQ=="),
+                HandshakeError::BadKey,
+                400,
+            ),
+            (
+                replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZQ"),
+                HandshakeError::BadKey,
+                400,
+            ),
+            (
+                replace("dGhlIHNhbXBsZSBub25jZQ==", "!!!!!!!!!!!!!!!!!!!!!!=="),
+                HandshakeError::BadKey,
+                400,
+            ),
+            (
+                replace("dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZXg="),
+                HandshakeError::BadKey,
+                400,
+            ),
+            (
+                replace("Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n", ""),
+                HandshakeError::BadKey,
+                400,
+            ),
+        ];
+        for (req, err, status) in cases {
+            assert_eq!(check(req.as_bytes()), Err(err), "{req}");
+            assert_eq!(err.status(), status);
+        }
+    }
+
+    #[test]
+    fn response_bytes() {
+        let accept = accept_key(b"dGhlIHNhbXBsZSBub25jZQ==");
+        let mut out = [0u8; 160];
+        let n = write_switching_protocols(&accept, &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"[..]
+        );
+        assert_eq!(write_switching_protocols(&accept, &mut out[..50]), None);
+    }
+}

@@ -1,0 +1,390 @@
+//! HTTP/1.1 request heads: parsing with bounds, and the header questions a
+//! server asks. Parsing is done by `httparse`; this module adds the limits and
+//! maps every failure to the status code to answer with.
+
+use httparse::Header;
+
+/// Bounds on a request head. Exceeding one is an error with its own status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest request head (request line and headers), in bytes. Default 8192.
+    pub max_head_len: usize,
+    /// Longest request target, in bytes. Default 2048.
+    pub max_uri_len: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_len: 8192,
+            max_uri_len: 2048,
+        }
+    }
+}
+
+/// Why a request head was refused, and the status to answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The request line or a header is malformed (400).
+    #[error("malformed request")]
+    BadRequest,
+    /// More header lines than the caller made room for, or a head over
+    /// `max_head_len` (431).
+    #[error("request header fields too large")]
+    HeadersTooLarge,
+    /// A request target over `max_uri_len` (414).
+    #[error("request target too long")]
+    UriTooLong,
+    /// Not HTTP/1.x (505).
+    #[error("HTTP version not supported")]
+    VersionNotSupported,
+}
+
+impl HttpError {
+    /// The status code to answer with.
+    pub fn status(self) -> u16 {
+        match self {
+            HttpError::BadRequest => 400,
+            HttpError::HeadersTooLarge => 431,
+            HttpError::UriTooLong => 414,
+            HttpError::VersionNotSupported => 505,
+        }
+    }
+}
+
+/// A parsed request head, borrowing the caller's buffer and header array.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'b, 'h> {
+    /// The method token, e.g. `GET`.
+    pub method: &'b str,
+    /// The request target as sent, e.g. `/led.html?x=1`.
+    pub target: &'b str,
+    /// The minor version: 0 for HTTP/1.0, 1 for HTTP/1.1.
+    pub minor_version: u8,
+    /// The header fields in the order received.
+    pub headers: &'h [Header<'b>],
+}
+
+/// Parses a request head from the start of `buf`.
+///
+/// `headers` bounds the number of header lines: more than `headers.len()` is
+/// [`HttpError::HeadersTooLarge`]. Returns `Ok(None)` while the head is
+/// incomplete and still within the limits, else the head and its length.
+pub fn parse_request<'b, 'h>(
+    buf: &'b [u8],
+    headers: &'h mut [Header<'b>],
+    limits: &Limits,
+) -> Result<Option<(RequestHead<'b, 'h>, usize)>, HttpError> {
+    let mut req = httparse::Request::new(headers);
+    let status = req.parse(buf).map_err(|e| match e {
+        httparse::Error::TooManyHeaders => HttpError::HeadersTooLarge,
+        httparse::Error::Version => HttpError::VersionNotSupported,
+        _ => {
+            if first_line_len(buf) > limits.max_uri_len.saturating_add(32) {
+                HttpError::UriTooLong
+            } else {
+                HttpError::BadRequest
+            }
+        }
+    })?;
+    let len = match status {
+        httparse::Status::Partial => {
+            if buf.len() >= limits.max_head_len {
+                return Err(overflow_error(buf, limits));
+            }
+            // A long request line is refused before the rest arrives.
+            if first_line_len(buf) > limits.max_uri_len.saturating_add(32) {
+                return Err(HttpError::UriTooLong);
+            }
+            return Ok(None);
+        }
+        httparse::Status::Complete(len) => len,
+    };
+    if len > limits.max_head_len {
+        return Err(overflow_error(buf, limits));
+    }
+    let (Some(method), Some(target), Some(minor_version)) = (req.method, req.path, req.version)
+    else {
+        return Err(HttpError::BadRequest);
+    };
+    if target.len() > limits.max_uri_len {
+        return Err(HttpError::UriTooLong);
+    }
+    Ok(Some((
+        RequestHead {
+            method,
+            target,
+            minor_version,
+            headers: req.headers,
+        },
+        len,
+    )))
+}
+
+/// Length of the request line so far (up to its end or the end of `buf`).
+fn first_line_len(buf: &[u8]) -> usize {
+    buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len())
+}
+
+/// A head that does not fit: blame the target if the request line alone is
+/// too long, else the headers.
+fn overflow_error(buf: &[u8], limits: &Limits) -> HttpError {
+    if first_line_len(buf) > limits.max_uri_len {
+        HttpError::UriTooLong
+    } else {
+        HttpError::HeadersTooLarge
+    }
+}
+
+impl<'b> RequestHead<'b, '_> {
+    /// The value of the first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&'b [u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// Every value of headers named `name`.
+    pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'b [u8]> + 's {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    }
+
+    /// True if any header named `name` lists `token` among its comma-separated
+    /// elements (case-insensitive, optional whitespace), as `Connection` and
+    /// `Upgrade` do.
+    pub fn has_token(&self, name: &str, token: &str) -> bool {
+        self.headers_named(name).any(|value| {
+            value
+                .split(|&b| b == b',')
+                .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+        })
+    }
+
+    /// True if the client wants the connection kept open after the response:
+    /// HTTP/1.1 unless `Connection: close`, HTTP/1.0 only with
+    /// `Connection: keep-alive`.
+    pub fn keep_alive(&self) -> bool {
+        if self.minor_version >= 1 {
+            !self.has_token("connection", "close")
+        } else {
+            self.has_token("connection", "keep-alive")
+        }
+    }
+
+    /// The request body's framing: `Ok(None)` for no body.
+    ///
+    /// Conflicting or malformed `Content-Length` values are a bad request
+    /// (RFC 9112 §6.3); any `Transfer-Encoding` means a body of unknown length.
+    pub fn body(&self) -> Result<Option<Body>, HttpError> {
+        if self.headers_named("transfer-encoding").next().is_some() {
+            return Ok(Some(Body::Chunked));
+        }
+        let mut length: Option<u64> = None;
+        for value in self.headers_named("content-length") {
+            for item in value.split(|&b| b == b',') {
+                let n = parse_decimal(trim(item)).ok_or(HttpError::BadRequest)?;
+                match length {
+                    Some(prev) if prev != n => return Err(HttpError::BadRequest),
+                    _ => length = Some(n),
+                }
+            }
+        }
+        Ok(match length {
+            None | Some(0) => None,
+            Some(n) => Some(Body::Length(n)),
+        })
+    }
+}
+
+/// How a request body is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// `Content-Length` bytes follow the head.
+    Length(u64),
+    /// A `Transfer-Encoding` (chunked) body follows.
+    Chunked,
+}
+
+/// Trims optional whitespace (spaces and tabs) from both ends.
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
+}
+
+fn parse_decimal(s: &[u8]) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use super::*;
+    use httparse::EMPTY_HEADER;
+    use std::vec::Vec;
+
+    fn parse(buf: &[u8]) -> Result<Option<usize>, HttpError> {
+        let mut headers = [EMPTY_HEADER; 8];
+        parse_request(buf, &mut headers, &Limits::default()).map(|r| r.map(|(_, n)| n))
+    }
+
+    #[test]
+    fn parses_a_get() {
+        let buf = b"GET /led.html?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\nrest";
+        let mut headers = [EMPTY_HEADER; 8];
+        let (req, n) = parse_request(buf, &mut headers, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, buf.len() - 4);
+        assert_eq!(req.method, "GET");
+        assert_eq!(req.target, "/led.html?x=1");
+        assert_eq!(req.minor_version, 1);
+        assert_eq!(req.header("HOST"), Some(&b"a"[..]));
+        assert!(req.keep_alive());
+    }
+
+    #[test]
+    fn partial_head_needs_more() {
+        let buf = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+        for cut in 0..buf.len() {
+            assert_eq!(parse(&buf[..cut]), Ok(None), "cut {cut}");
+        }
+    }
+
+    #[test]
+    fn malformed_request_line_is_400() {
+        assert_eq!(parse(b"GET\r\n\r\n"), Err(HttpError::BadRequest));
+        assert_eq!(parse(b"G@T / HTTP/1.1\r\n\r\n"), Err(HttpError::BadRequest));
+        assert_eq!(
+            parse(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n"),
+            Err(HttpError::BadRequest)
+        );
+        assert_eq!(HttpError::BadRequest.status(), 400);
+    }
+
+    #[test]
+    fn too_many_headers_is_431() {
+        let mut buf = Vec::from(&b"GET / HTTP/1.1\r\n"[..]);
+        for i in 0..9 {
+            buf.extend_from_slice(std::format!("X-{i}: v\r\n").as_bytes());
+        }
+        buf.extend_from_slice(b"\r\n");
+        assert_eq!(parse(&buf), Err(HttpError::HeadersTooLarge));
+        assert_eq!(HttpError::HeadersTooLarge.status(), 431);
+    }
+
+    #[test]
+    fn oversized_head_is_431() {
+        let mut buf = Vec::from(&b"GET / HTTP/1.1\r\nX-Big: "[..]);
+        buf.resize(9000, b'a');
+        assert_eq!(parse(&buf), Err(HttpError::HeadersTooLarge));
+    }
+
+    #[test]
+    fn long_uri_is_414_even_before_the_head_ends() {
+        let mut buf = Vec::from(&b"GET /"[..]);
+        buf.resize(3000, b'a');
+        assert_eq!(parse(&buf), Err(HttpError::UriTooLong));
+        let mut buf = Vec::from(&b"GET /"[..]);
+        buf.resize(2060, b'a');
+        buf.extend_from_slice(b" HTTP/1.1\r\n\r\n");
+        assert_eq!(parse(&buf), Err(HttpError::UriTooLong));
+        assert_eq!(HttpError::UriTooLong.status(), 414);
+    }
+
+    #[test]
+    fn other_versions_are_505() {
+        assert_eq!(
+            parse(b"GET / HTTP/2.0\r\n\r\n"),
+            Err(HttpError::VersionNotSupported)
+        );
+        assert_eq!(
+            parse(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+            Err(HttpError::VersionNotSupported)
+        );
+        assert_eq!(HttpError::VersionNotSupported.status(), 505);
+    }
+
+    #[test]
+    fn tokens_in_lists() {
+        let buf = b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nupgrade: h2c\r\nUpgrade:  WebSocket \r\n\r\n";
+        let mut headers = [EMPTY_HEADER; 8];
+        let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert!(req.has_token("connection", "upgrade"));
+        assert!(req.has_token("Upgrade", "websocket"));
+        assert!(!req.has_token("connection", "close"));
+        assert!(!req.has_token("upgrade", "websock"));
+    }
+
+    #[test]
+    fn keep_alive_defaults_by_version() {
+        let cases: [(&[u8], bool); 4] = [
+            (b"GET / HTTP/1.1\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\n\r\n", false),
+            (b"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", true),
+        ];
+        for (buf, expected) in cases {
+            let mut headers = [EMPTY_HEADER; 8];
+            let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(req.keep_alive(), expected);
+        }
+    }
+
+    #[test]
+    fn body_framing() {
+        type Case = (&'static [u8], Result<Option<Body>, HttpError>);
+        let cases: [Case; 6] = [
+            (b"GET / HTTP/1.1\r\n\r\n", Ok(None)),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n",
+                Ok(Some(Body::Length(5))),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
+                Ok(Some(Body::Length(5))),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+                Err(HttpError::BadRequest),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n",
+                Err(HttpError::BadRequest),
+            ),
+            (
+                b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+                Ok(Some(Body::Chunked)),
+            ),
+        ];
+        for (buf, expected) in cases {
+            let mut headers = [EMPTY_HEADER; 8];
+            let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+                .unwrap()
+                .unwrap();
+            assert_eq!(req.body(), expected);
+        }
+    }
+}
