@@ -32,5 +32,6 @@ pub use handshake::{
     write_switching_protocols,
 };
 pub use http::{Body, HttpError, Limits, RequestHead, parse_request};
+pub use httparse::{EMPTY_HEADER, Header};
 pub use receiver::{DataKind, Decoded, Event, Receiver, Role};
 pub use utf8::{Utf8Error, Utf8Validator};

@@ -137,7 +137,10 @@ impl StaticFiles {
 
     /// Serve pages compiled into the binary. Computes each page's ETag once here.
     pub(crate) fn embedded(pages: &'static [Page]) -> StaticFiles {
-        let etags = pages.iter().map(|page| embedded_etag(page.contents)).collect();
+        let etags = pages
+            .iter()
+            .map(|page| embedded_etag(page.contents))
+            .collect();
         let mut by_path = HashMap::with_capacity(pages.len());
         for (i, page) in pages.iter().enumerate() {
             by_path.entry(page.path).or_insert(i);
@@ -188,10 +191,10 @@ impl StaticFiles {
                     }))
                 };
                 let mut key = request.segments.join("/");
-                if !request.dir {
-                    if let Some(found) = page(&key) {
-                        return found;
-                    }
+                if !request.dir
+                    && let Some(found) = page(&key)
+                {
+                    return found;
                 }
                 if !key.is_empty() {
                     key.push('/');
@@ -266,8 +269,12 @@ fn percent_decode(input: &[u8]) -> Result<Vec<u8>, Rejected> {
             let hi = bytes.next().and_then(hex_value);
             let lo = bytes.next().and_then(hex_value);
             match (hi, lo) {
-                (Some(hi), Some(lo)) => out.push(hi << 4 | lo),
-                _ => return Err(Rejected::BadRequest("invalid percent-encoding in request path")),
+                (Some(hi), Some(lo)) => out.push((hi << 4) | lo),
+                _ => {
+                    return Err(Rejected::BadRequest(
+                        "invalid percent-encoding in request path",
+                    ));
+                }
             }
         } else {
             out.push(b);

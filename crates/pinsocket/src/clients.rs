@@ -1,0 +1,143 @@
+//! Every open WebSocket of a server: lookup, broadcast and the liveness sweep.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use pinsocket_core::{CloseCode, OpCode};
+
+use crate::connection::{Connection, encode_shared};
+
+/// The set of open WebSocket connections of one server.
+///
+/// Cloning gives another handle to the same set. Get it from
+/// [`Server::clients`](crate::Server::clients) before starting the server to
+/// use it in callbacks, or from [`RunningServer::clients`](crate::RunningServer::clients).
+#[derive(Clone, Debug)]
+pub struct Clients {
+    inner: Arc<Registry>,
+}
+
+#[derive(Debug)]
+struct Registry {
+    conns: Mutex<HashMap<u64, Connection>>,
+    next_id: AtomicU64,
+    /// The server clock's origin; times are kept as milliseconds since it.
+    epoch: Instant,
+}
+
+impl Default for Clients {
+    fn default() -> Self {
+        Clients {
+            inner: Arc::new(Registry {
+                conns: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                epoch: Instant::now(),
+            }),
+        }
+    }
+}
+
+impl Clients {
+    /// The number of open WebSocket connections.
+    pub fn len(&self) -> usize {
+        self.conns().len()
+    }
+
+    /// True if no WebSocket is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The connection with this id, if it is still open.
+    pub fn get(&self, id: u64) -> Option<Connection> {
+        self.conns().get(&id).cloned()
+    }
+
+    /// A snapshot of the open connections.
+    pub fn all(&self) -> Vec<Connection> {
+        self.conns().values().cloned().collect()
+    }
+
+    /// Sends a text message to every open WebSocket. The frame is encoded
+    /// once and shared. Returns how many connections it was queued on; a
+    /// client whose queue is full is closed with 1008 instead.
+    pub fn broadcast_text(&self, text: &str) -> usize {
+        self.broadcast(OpCode::Text, text.as_bytes())
+    }
+
+    /// Sends a binary message to every open WebSocket; see [`Clients::broadcast_text`].
+    pub fn broadcast_binary(&self, data: &[u8]) -> usize {
+        self.broadcast(OpCode::Binary, data)
+    }
+
+    /// Starts the closing handshake on every open WebSocket.
+    pub fn close_all(&self, code: CloseCode, reason: &str) {
+        for conn in self.all() {
+            let _ = conn.close(code, reason);
+        }
+    }
+
+    fn broadcast(&self, opcode: OpCode, payload: &[u8]) -> usize {
+        let frame = encode_shared(opcode, payload);
+        let conns = self.conns();
+        conns
+            .values()
+            .filter(|conn| conn.send_shared(&frame).is_ok())
+            .count()
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.inner.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn insert(&self, conn: Connection) {
+        self.conns().insert(conn.id(), conn);
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        self.conns().remove(&id);
+    }
+
+    /// Milliseconds on the server clock; never 0, which means "never".
+    pub(crate) fn now_ms(&self) -> u64 {
+        u64::try_from(self.inner.epoch.elapsed().as_millis())
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
+    /// One pass of the liveness check: pings connections idle for
+    /// `interval`, and times out those whose ping went unanswered for `timeout`.
+    pub(crate) fn sweep(&self, interval: Duration, timeout: Duration) {
+        let now = self.now_ms();
+        let interval = duration_ms(interval);
+        let timeout = duration_ms(timeout);
+        for conn in self.conns().values() {
+            let shared = &conn.shared;
+            let ping_sent = shared.ping_sent.load(Ordering::Relaxed);
+            if ping_sent != 0 {
+                if now.saturating_sub(ping_sent) >= timeout {
+                    tracing::info!(id = conn.id(), peer = %conn.peer_addr(), "no answer to ping: dropping connection");
+                    conn.time_out();
+                }
+            } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= interval {
+                shared.ping_sent.store(now, Ordering::Relaxed);
+                conn.send_control(OpCode::Ping, b"");
+                shared.wake.notify_one();
+            }
+        }
+    }
+
+    fn conns(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Connection>> {
+        // The map is only ever inserted into or removed from: always consistent.
+        self.inner
+            .conns
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}

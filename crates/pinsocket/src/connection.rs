@@ -1,0 +1,292 @@
+//! The handle to one open WebSocket, and its outbound queue.
+//!
+//! A [`Connection`] is cheap to clone and may be used from any thread or task:
+//! sending only encodes the frame into the connection's queue and wakes its
+//! session task, which writes everything queued in one system call.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use pinsocket_core::{CloseCode, FrameHeader, MAX_HEADER_LEN, OpCode, encode_close_payload};
+use tokio::sync::Notify;
+
+/// Why a message could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The connection is closing or closed; nothing more can be sent.
+    #[error("connection is closed")]
+    Closed,
+    /// The client fell too far behind: its queue was full. The connection is
+    /// being closed with 1008 so the client knows messages were not delivered.
+    #[error("client too slow: send queue full, connection closed with 1008")]
+    QueueFull,
+    /// The close code may not be sent on the wire (see [`CloseCode::is_sendable`]).
+    #[error("close code {0} may not be sent")]
+    InvalidCloseCode(u16),
+}
+
+/// Where the connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum State {
+    Open,
+    /// A close frame is queued or sent; nothing else may follow it.
+    Closing,
+    /// The peer did not answer a ping in time.
+    TimedOut,
+}
+
+/// Frames waiting to be written, in order: `frames` first, then `tail`.
+///
+/// Frames a sender encodes itself are appended to `tail`, so a burst of small
+/// messages costs no allocation; frames shared by many connections (a
+/// broadcast) are queued as [`Bytes`] without copying.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    pub(crate) frames: VecDeque<Bytes>,
+    pub(crate) tail: Vec<u8>,
+    /// Bytes in `frames` and `tail`.
+    pub(crate) queued: usize,
+    pub(crate) state: State,
+    /// The close we sent or echoed, reported to `on_close`.
+    pub(crate) close: Option<(CloseCode, String)>,
+}
+
+impl Outbox {
+    fn push_shared(&mut self, frame: Bytes) {
+        if !self.tail.is_empty() {
+            let tail = std::mem::take(&mut self.tail);
+            self.frames.push_back(Bytes::from(tail));
+        }
+        self.queued += frame.len();
+        self.frames.push_back(frame);
+    }
+
+    fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        let mut header = [0u8; MAX_HEADER_LEN];
+        let n = FrameHeader::new(opcode, payload.len() as u64).encode(&mut header);
+        self.tail.reserve(n + payload.len());
+        self.tail.extend_from_slice(&header[..n]);
+        self.tail.extend_from_slice(payload);
+        self.queued += n + payload.len();
+    }
+}
+
+pub(crate) struct Shared {
+    id: u64,
+    peer: SocketAddr,
+    path: String,
+    outbox: Mutex<Outbox>,
+    /// Wakes the session task: something was queued or the state changed.
+    pub(crate) wake: Notify,
+    /// Set while the session task runs callbacks; it flushes afterwards, so
+    /// their sends need no wake-up and are not held to the queue limit (the
+    /// session reads no more input until they are written: backpressure).
+    pub(crate) dispatching: AtomicBool,
+    /// Milliseconds (server clock) of the last bytes received.
+    pub(crate) last_rx: AtomicU64,
+    /// Milliseconds (server clock) when the outstanding ping was sent; 0 if none.
+    pub(crate) ping_sent: AtomicU64,
+    max_queue: usize,
+}
+
+/// A handle to one WebSocket connection.
+///
+/// Clone it freely and keep it: it stays valid after the connection closes
+/// (sends then fail with [`SendError::Closed`]).
+#[derive(Clone)]
+pub struct Connection {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.id())
+            .field("peer", &self.peer_addr())
+            .field("path", &self.path())
+            .finish()
+    }
+}
+
+impl Connection {
+    pub(crate) fn new(
+        id: u64,
+        peer: SocketAddr,
+        path: String,
+        max_queue: usize,
+        now_ms: u64,
+    ) -> Connection {
+        Connection {
+            shared: Arc::new(Shared {
+                id,
+                peer,
+                path,
+                outbox: Mutex::new(Outbox {
+                    frames: VecDeque::new(),
+                    tail: Vec::new(),
+                    queued: 0,
+                    state: State::Open,
+                    close: None,
+                }),
+                wake: Notify::new(),
+                dispatching: AtomicBool::new(false),
+                last_rx: AtomicU64::new(now_ms),
+                ping_sent: AtomicU64::new(0),
+                max_queue,
+            }),
+        }
+    }
+
+    /// A number unique to this connection within the server.
+    pub fn id(&self) -> u64 {
+        self.shared.id
+    }
+
+    /// The client's address.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.shared.peer
+    }
+
+    /// The request target of the upgrade request, e.g. `/` or `/ws?room=1`.
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// True until the connection starts closing.
+    pub fn is_open(&self) -> bool {
+        self.outbox().state == State::Open
+    }
+
+    /// Queues a text message.
+    pub fn send_text(&self, text: &str) -> Result<(), SendError> {
+        self.send(OpCode::Text, text.as_bytes())
+    }
+
+    /// Queues a binary message.
+    pub fn send_binary(&self, data: &[u8]) -> Result<(), SendError> {
+        self.send(OpCode::Binary, data)
+    }
+
+    /// Starts the closing handshake with `code` and `reason` (cut to 123
+    /// bytes). Messages queued before it are still delivered; the connection
+    /// ends when the client answers or after the server's close timeout.
+    pub fn close(&self, code: CloseCode, reason: &str) -> Result<(), SendError> {
+        if !code.is_sendable() {
+            return Err(SendError::InvalidCloseCode(code.0));
+        }
+        let mut out = self.outbox();
+        if out.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        queue_close(&mut out, code, reason);
+        drop(out);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    fn send(&self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
+        let dispatching = self.shared.dispatching.load(Ordering::Relaxed);
+        let mut out = self.outbox();
+        if out.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if !dispatching && self.over_limit(&out, payload.len() + MAX_HEADER_LEN) {
+            self.overflow(out);
+            return Err(SendError::QueueFull);
+        }
+        out.push_frame(opcode, payload);
+        drop(out);
+        if !dispatching {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Queues a frame encoded once for many connections.
+    pub(crate) fn send_shared(&self, frame: &Bytes) -> Result<(), SendError> {
+        let mut out = self.outbox();
+        if out.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        if self.over_limit(&out, frame.len()) {
+            self.overflow(out);
+            return Err(SendError::QueueFull);
+        }
+        out.push_shared(frame.clone());
+        drop(out);
+        self.shared.wake.notify_one();
+        Ok(())
+    }
+
+    /// Queues a control frame (pong, ping) regardless of the queue limit:
+    /// control frames are at most 127 bytes.
+    pub(crate) fn send_control(&self, opcode: OpCode, payload: &[u8]) {
+        let mut out = self.outbox();
+        if out.state == State::Open {
+            out.push_frame(opcode, payload);
+        }
+    }
+
+    /// One message always fits in an empty queue, so a large reply to a large
+    /// message is never refused; beyond that the queue is bounded.
+    fn over_limit(&self, out: &Outbox, adding: usize) -> bool {
+        out.queued > 0 && out.queued.saturating_add(adding) > self.shared.max_queue
+    }
+
+    fn overflow(&self, mut out: MutexGuard<'_, Outbox>) {
+        tracing::warn!(
+            id = self.shared.id,
+            peer = %self.shared.peer,
+            queued = out.queued,
+            "client too slow, send queue full: closing with 1008"
+        );
+        // What the client has not taken is dropped; the close tells it so.
+        out.frames.clear();
+        out.tail.clear();
+        out.queued = 0;
+        queue_close(&mut out, CloseCode::POLICY_VIOLATION, "client too slow");
+        drop(out);
+        self.shared.wake.notify_one();
+    }
+
+    pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        // A callback that panicked while sending cannot leave the queue
+        // half-written (every push completes), so a poisoned lock is usable.
+        self.shared
+            .outbox
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Marks the connection as having missed its ping deadline.
+    pub(crate) fn time_out(&self) {
+        self.outbox().state = State::TimedOut;
+        self.shared.wake.notify_one();
+    }
+}
+
+/// Queues a close frame and moves to [`State::Closing`].
+pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
+    let mut payload = [0u8; 125];
+    let n = encode_close_payload(code, reason, &mut payload);
+    out.push_frame(OpCode::Close, &payload[..n]);
+    out.state = State::Closing;
+    if out.close.is_none() {
+        out.close = Some((code, reason.to_owned()));
+    }
+}
+
+/// Encodes a whole unmasked frame once, to be shared by many connections.
+pub(crate) fn encode_shared(opcode: OpCode, payload: &[u8]) -> Bytes {
+    let mut header = [0u8; MAX_HEADER_LEN];
+    let n = FrameHeader::new(opcode, payload.len() as u64).encode(&mut header);
+    let mut frame = Vec::with_capacity(n + payload.len());
+    frame.extend_from_slice(&header[..n]);
+    frame.extend_from_slice(payload);
+    Bytes::from(frame)
+}

@@ -1,0 +1,419 @@
+//! One TCP connection's HTTP side: request heads, static files, keep-alive,
+//! and the upgrade that hands the socket to a WebSocket session.
+
+use std::fmt::Write as _;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use pinsocket_core::handshake::is_upgrade_request;
+use pinsocket_core::{
+    AcceptKey, Body, CloseCode, EMPTY_HEADER, RequestHead, parse_request, validate_upgrade,
+    write_switching_protocols,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use crate::callbacks::Request;
+use crate::connection::Connection;
+use crate::response;
+use crate::server::{Inner, Tracked};
+use crate::static_files::{self, Lookup};
+
+/// Most header lines accepted in one request; more is 431.
+const MAX_HEADERS: usize = 64;
+/// A request body up to this size on a static route is read and discarded,
+/// keeping the connection; a larger or chunked one ends the connection
+/// after the response, so its bytes are never taken for a request.
+const MAX_DISCARDED_BODY: u64 = 64 * 1024;
+/// Bodies up to this size are written with their head in one call.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// What a parsed request asks for, with nothing borrowed from the buffer.
+enum Action {
+    Static {
+        head_only: bool,
+        target: String,
+        keep_alive: bool,
+        if_none_match: Option<Vec<u8>>,
+        body: Option<Body>,
+        len: usize,
+    },
+    Upgrade {
+        conn: Connection,
+        accept: AcceptKey,
+        len: usize,
+    },
+    Error {
+        status: u16,
+        message: String,
+        extra: &'static [&'static str],
+    },
+}
+
+/// Serves one accepted connection until it closes or becomes a WebSocket.
+pub(crate) async fn serve(
+    inner: Arc<Inner>,
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    tracked: Tracked,
+) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut first = true;
+    loop {
+        let action = match next_request(&inner, &mut stream, &mut buf, peer, first).await {
+            Ok(Some(action)) => action,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::debug!(%peer, "connection error: {e}");
+                return;
+            }
+        };
+        first = false;
+        let result = match action {
+            Action::Error {
+                status,
+                message,
+                extra,
+            } => {
+                tracing::debug!(%peer, status, "{message}");
+                let bytes = response::error(status, &message, extra, false);
+                let _ = stream.write_all(&bytes).await;
+                lingering_close(&mut stream, &inner).await;
+                return;
+            }
+            Action::Upgrade { conn, accept, len } => {
+                let leftover = buf.get(len..).unwrap_or_default().to_vec();
+                drop(buf);
+                upgrade(inner, stream, conn, accept, leftover, tracked).await;
+                return;
+            }
+            Action::Static {
+                head_only,
+                target,
+                keep_alive,
+                if_none_match,
+                body,
+                len,
+            } => {
+                serve_static(
+                    &inner,
+                    &mut stream,
+                    &mut buf,
+                    StaticRequest {
+                        head_only,
+                        target,
+                        keep_alive,
+                        if_none_match,
+                        body,
+                        len,
+                    },
+                )
+                .await
+            }
+        };
+        match result {
+            Ok(true) => {}
+            Ok(false) => {
+                lingering_close(&mut stream, &inner).await;
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(%peer, "write failed: {e}");
+                return;
+            }
+        }
+    }
+}
+
+/// Reads until `buf` holds a complete request head and decides what to do
+/// with it. `None`: the client closed or went idle between requests, or the
+/// server is shutting down.
+async fn next_request(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    peer: SocketAddr,
+    first: bool,
+) -> io::Result<Option<Action>> {
+    let config = &inner.config;
+    let mut shutdown = inner.shutdown.clone();
+    // Waiting for the first byte of a later request is keep-alive idling;
+    // once a request has begun, the whole head must come within the header
+    // timeout.
+    let mut deadline = Instant::now()
+        + if first || !buf.is_empty() {
+            config.header_timeout
+        } else {
+            config.keep_alive_timeout
+        };
+    loop {
+        if !buf.is_empty() {
+            if let Some(action) = decide(inner, buf, peer) {
+                return Ok(Some(action));
+            }
+        }
+        let was_empty = buf.is_empty();
+        let want = (config.limits.max_head_len + 1)
+            .saturating_sub(buf.len())
+            .clamp(1, 4096);
+        buf.reserve(want);
+        let read = tokio::select! {
+            () = crate::server::until_shutdown(&mut shutdown), if was_empty => return Ok(None),
+            read = timeout_at(deadline, stream.read_buf(buf)) => read,
+        };
+        match read {
+            Err(_elapsed) if was_empty => return Ok(None),
+            Err(_elapsed) => {
+                return Ok(Some(Action::Error {
+                    status: 408,
+                    message: "request head not received in time".into(),
+                    extra: &[],
+                }));
+            }
+            Ok(Ok(0)) => return Ok(None),
+            Ok(Ok(_)) => {
+                if was_empty {
+                    deadline = Instant::now() + config.header_timeout;
+                }
+            }
+            Ok(Err(e)) => return Err(e),
+        }
+    }
+}
+
+/// Parses the head in `buf`, if complete, into an [`Action`].
+fn decide(inner: &Inner, buf: &[u8], peer: SocketAddr) -> Option<Action> {
+    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
+    let (head, len) = match parse_request(buf, &mut headers, &inner.config.limits) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => return None,
+        Err(e) => {
+            return Some(Action::Error {
+                status: e.status(),
+                message: e.to_string(),
+                extra: &[],
+            });
+        }
+    };
+    if is_upgrade_request(&head) {
+        return Some(decide_upgrade(inner, &head, len, peer));
+    }
+    let body = match head.body() {
+        Ok(body) => body,
+        Err(e) => {
+            return Some(Action::Error {
+                status: e.status(),
+                message: "invalid Content-Length".into(),
+                extra: &[],
+            });
+        }
+    };
+    match head.method {
+        "GET" | "HEAD" => Some(Action::Static {
+            head_only: head.method == "HEAD",
+            target: head.target.to_owned(),
+            keep_alive: head.keep_alive(),
+            if_none_match: head.header("if-none-match").map(<[u8]>::to_vec),
+            body,
+            len,
+        }),
+        _ => Some(Action::Error {
+            status: 405,
+            message: format!(
+                "method {} not allowed: this server only serves files",
+                head.method
+            ),
+            extra: &["Allow: GET, HEAD"],
+        }),
+    }
+}
+
+fn decide_upgrade(
+    inner: &Inner,
+    head: &RequestHead<'_, '_>,
+    len: usize,
+    peer: SocketAddr,
+) -> Action {
+    let accept = match validate_upgrade(head) {
+        Ok(accept) => accept,
+        Err(e) => {
+            let extra: &'static [&'static str] = match e.status() {
+                426 => &["Sec-WebSocket-Version: 13", "Upgrade: websocket"],
+                405 => &["Allow: GET"],
+                _ => &[],
+            };
+            return Action::Error {
+                status: e.status(),
+                message: e.to_string(),
+                extra,
+            };
+        }
+    };
+    let clients = &inner.clients;
+    let conn = Connection::new(
+        clients.next_id(),
+        peer,
+        head.target.to_owned(),
+        inner.config.max_send_queue,
+        clients.now_ms(),
+    );
+    if let Some(on_accept) = &inner.callbacks.accept {
+        let request = Request { head, peer };
+        if let Err(reject) = on_accept(&conn, &request) {
+            return Action::Error {
+                status: reject.status,
+                message: reject.message,
+                extra: &[],
+            };
+        }
+    }
+    Action::Upgrade { conn, accept, len }
+}
+
+async fn upgrade(
+    inner: Arc<Inner>,
+    mut stream: TcpStream,
+    conn: Connection,
+    accept: AcceptKey,
+    leftover: Vec<u8>,
+    tracked: Tracked,
+) {
+    let mut response = [0u8; 160];
+    let n = write_switching_protocols(&accept, &mut response).unwrap_or(0);
+    if let Err(e) = stream.write_all(&response[..n]).await {
+        tracing::debug!(peer = %conn.peer_addr(), "handshake write failed: {e}");
+        return;
+    }
+    tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), path = conn.path(), "websocket accepted");
+    inner.clients.insert(conn.clone());
+    // A shutdown that began while this handshake was in flight missed it.
+    if inner.shutting_down.load(Ordering::SeqCst) {
+        let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
+    }
+    // A task of its own: its future holds only what a WebSocket needs.
+    tokio::spawn(crate::session::run(inner, stream, conn, leftover, tracked));
+}
+
+struct StaticRequest {
+    head_only: bool,
+    target: String,
+    keep_alive: bool,
+    if_none_match: Option<Vec<u8>>,
+    body: Option<Body>,
+    len: usize,
+}
+
+/// Answers a GET or HEAD. Returns whether the connection stays open.
+async fn serve_static(
+    inner: &Inner,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    req: StaticRequest,
+) -> io::Result<bool> {
+    let mut keep_alive = req.keep_alive;
+    let mut consumed = req.len;
+    match req.body {
+        None => {}
+        Some(Body::Length(n)) if n <= MAX_DISCARDED_BODY => {
+            // Read the body and drop it, so the next request starts where it should.
+            let total = req.len + n as usize;
+            let deadline = Instant::now() + inner.config.header_timeout;
+            while buf.len() < total {
+                buf.reserve(total - buf.len());
+                match timeout_at(deadline, stream.read_buf(buf)).await {
+                    Ok(Ok(0)) | Err(_) => return Ok(false),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+            consumed = total;
+        }
+        Some(_) => keep_alive = false,
+    }
+    let response = match inner.files.lookup(&req.target).await {
+        Lookup::Found(file) => file,
+        Lookup::NotFound => {
+            let bytes = response::error(404, "not found", &[], keep_alive);
+            stream.write_all(&bytes).await?;
+            buf.drain(..consumed.min(buf.len()));
+            return Ok(keep_alive);
+        }
+        Lookup::BadRequest(why) => {
+            let bytes = response::error(400, why, &[], false);
+            stream.write_all(&bytes).await?;
+            return Ok(false);
+        }
+    };
+    let not_modified = req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|inm| static_files::etag_matches(inm, &response.etag));
+    let mut head = String::with_capacity(256);
+    response::status_line(&mut head, if not_modified { 304 } else { 200 });
+    let _ = write!(
+        head,
+        "ETag: {}\r\nCache-Control: no-cache\r\n",
+        response.etag
+    );
+    if !not_modified {
+        let _ = write!(
+            head,
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            response.content_type, response.len
+        );
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut head = head.into_bytes();
+    if not_modified || req.head_only {
+        stream.write_all(&head).await?;
+    } else {
+        match response.body {
+            static_files::Body::Static(bytes) if bytes.len() <= INLINE_BODY => {
+                head.extend_from_slice(bytes);
+                stream.write_all(&head).await?;
+            }
+            static_files::Body::Static(bytes) => {
+                stream.write_all(&head).await?;
+                stream.write_all(bytes).await?;
+            }
+            static_files::Body::Disk(file) => {
+                stream.write_all(&head).await?;
+                let mut body = file.take(response.len);
+                let sent = tokio::io::copy(&mut body, stream).await?;
+                if sent != response.len {
+                    // The file shrank while being sent: the framing is broken.
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    buf.drain(..consumed.min(buf.len()));
+    Ok(keep_alive)
+}
+
+/// Closes after an error response without losing it: unread request bytes
+/// would make the kernel reset the connection, and a reset can discard the
+/// response before the client reads it. So: send FIN, then read and drop
+/// whatever still comes, for a bounded time and amount.
+pub(crate) async fn lingering_close(stream: &mut TcpStream, inner: &Inner) {
+    let _ = stream.shutdown().await;
+    let deadline = Instant::now()
+        + inner
+            .config
+            .close_timeout
+            .min(std::time::Duration::from_secs(2));
+    let mut sink = [0u8; 4096];
+    let mut total = 0usize;
+    while total < 1024 * 1024 {
+        match timeout_at(deadline, stream.read(&mut sink)).await {
+            Ok(Ok(n)) if n > 0 => total += n,
+            _ => return,
+        }
+    }
+}
