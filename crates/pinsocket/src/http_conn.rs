@@ -150,10 +150,10 @@ async fn next_request(
             config.keep_alive_timeout
         };
     loop {
-        if !buf.is_empty() {
-            if let Some(action) = decide(inner, buf, peer) {
-                return Ok(Some(action));
-            }
+        if !buf.is_empty()
+            && let Some(action) = decide(inner, buf, peer)
+        {
+            return Ok(Some(action));
         }
         let was_empty = buf.is_empty();
         let want = (config.limits.max_head_len + 1)

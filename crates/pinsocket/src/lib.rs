@@ -28,6 +28,8 @@
 //! The protocol itself (HTTP heads, handshake, framing) is the sans-IO
 //! [`pinsocket_core`], re-exported as [`core`].
 
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod callbacks;
 mod clients;
 mod connection;

@@ -257,20 +257,17 @@ impl Session {
                     kind,
                     payload,
                     last,
-                }) => {
-                    if self.open {
-                        if let Err(e) = self.on_data(kind, payload, last) {
-                            self.fail(e);
-                            break;
-                        }
+                }) if self.open => {
+                    if let Err(e) = self.on_data(kind, payload, last) {
+                        self.fail(e);
+                        break;
                     }
                 }
-                Some(Event::Ping(payload)) => {
-                    if self.open {
-                        self.conn.send_control(OpCode::Pong, payload);
-                    }
+                Some(Event::Ping(payload)) if self.open => {
+                    self.conn.send_control(OpCode::Pong, payload);
                 }
-                Some(Event::Pong(_)) => {}
+                // After our close frame, data and pings are not answered.
+                Some(Event::Data { .. } | Event::Ping(_) | Event::Pong(_)) => {}
                 Some(Event::Close(close)) => {
                     self.on_peer_close(close);
                     break;
@@ -278,10 +275,10 @@ impl Session {
             }
         }
         shared.dispatching.store(false, Ordering::Relaxed);
-        if !self.rx.is_closed() {
-            if let Some(rest) = input.get(pos..).filter(|r| !r.is_empty()) {
-                self.leftover = rest.to_vec();
-            }
+        if !self.rx.is_closed()
+            && let Some(rest) = input.get(pos..).filter(|r| !r.is_empty())
+        {
+            self.leftover = rest.to_vec();
         }
     }
 
@@ -385,11 +382,11 @@ impl Pending {
                 n += 1;
             }
             // The tail follows the frames: only once all of them are in.
-            if self.frames.len() < MAX_SLICES {
-                if let Some(tail) = self.tail.get(self.tail_pos..).filter(|t| !t.is_empty()) {
-                    slices[n] = IoSlice::new(tail);
-                    n += 1;
-                }
+            if self.frames.len() < MAX_SLICES
+                && let Some(tail) = self.tail.get(self.tail_pos..).filter(|t| !t.is_empty())
+            {
+                slices[n] = IoSlice::new(tail);
+                n += 1;
             }
             let mut written = match stream.try_write_vectored(&slices[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
