@@ -13,18 +13,27 @@
 //! - [`close`]: close codes and close frame payloads (§5.5.1, §7.4).
 //! - [`utf8`]: incremental, fail-fast UTF-8 validation.
 //! - [`error`]: protocol violations and their close codes.
+//! - [`device`]: the board model (named outputs and inputs, levels) and how
+//!   commands change it.
+//! - [`command`]: the command language: JSON and the original's plain text.
+//! - [`json`]: the server's JSON messages, written without allocation.
 #![no_std]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 pub mod close;
+pub mod command;
+pub mod device;
 pub mod error;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+pub mod json;
 pub mod receiver;
 pub mod utf8;
 
 pub use close::{Close, CloseCode, MAX_CLOSE_REASON, encode_close_payload};
+pub use command::{Command, CommandError, SetList};
+pub use device::{Change, Changes, Input, Level, Mode, Output, Pin, Pull};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
 pub use handshake::{
