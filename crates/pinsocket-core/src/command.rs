@@ -61,6 +61,9 @@ impl CommandError {
 }
 
 /// A parsed message.
+// Without an allocator a set list is a fixed array; a command lives briefly
+// on the stack, so its size costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Command<'a> {
     /// `{"set":{"<pin>":true|false, ...}}`: set outputs.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use pinsocket_core::{CloseCode, OpCode};
 
-use crate::connection::{Connection, encode_shared};
+use crate::connection::{Connection, State, encode_shared};
 
 /// The set of open WebSocket connections of one server.
 ///
@@ -67,6 +67,18 @@ impl Clients {
         self.broadcast(OpCode::Text, text.as_bytes())
     }
 
+    /// Sends a text message to every open WebSocket with
+    /// [`Connection::send_latest_text`] semantics: on a client that has not
+    /// yet been sent the previous such message, this one replaces it. Use it
+    /// for state snapshots; returns how many connections it was queued on.
+    pub fn broadcast_latest_text(&self, text: &str) -> usize {
+        let frame = encode_shared(OpCode::Text, text.as_bytes());
+        self.conns()
+            .values()
+            .filter(|conn| conn.send_latest(&frame).is_ok())
+            .count()
+    }
+
     /// Sends a binary message to every open WebSocket; see [`Clients::broadcast_text`].
     pub fn broadcast_binary(&self, data: &[u8]) -> usize {
         self.broadcast(OpCode::Binary, data)
@@ -92,11 +104,11 @@ impl Clients {
         self.inner.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn insert(&self, conn: Connection) {
+    fn insert(&self, conn: Connection) {
         self.conns().insert(conn.id(), conn);
     }
 
-    pub(crate) fn remove(&self, id: u64) {
+    fn remove(&self, id: u64) {
         self.conns().remove(&id);
     }
 
@@ -108,18 +120,26 @@ impl Clients {
     }
 
     /// One pass of the liveness check: pings connections idle for
-    /// `interval`, and times out those whose ping went unanswered for `timeout`.
-    pub(crate) fn sweep(&self, interval: Duration, timeout: Duration) {
+    /// `interval`, times out those whose ping went unanswered for `timeout`,
+    /// and drops those that took none of our bytes for `send_timeout`.
+    pub(crate) fn sweep(&self, interval: Duration, timeout: Duration, send_timeout: Duration) {
         let now = self.now_ms();
         let interval = duration_ms(interval);
         let timeout = duration_ms(timeout);
+        let send_timeout = duration_ms(send_timeout);
         for conn in self.conns().values() {
             let shared = &conn.shared;
+            let stalled = shared.write_stalled_since.load(Ordering::Relaxed);
+            if stalled != 0 && now.saturating_sub(stalled) >= send_timeout {
+                tracing::warn!(id = conn.id(), peer = %conn.peer_addr(), "client too slow: took no data for the send timeout, dropping it (1008)");
+                conn.abort(State::Stalled);
+                continue;
+            }
             let ping_sent = shared.ping_sent.load(Ordering::Relaxed);
             if ping_sent != 0 {
                 if now.saturating_sub(ping_sent) >= timeout {
                     tracing::info!(id = conn.id(), peer = %conn.peer_addr(), "no answer to ping: dropping connection");
-                    conn.time_out();
+                    conn.abort(State::TimedOut);
                 }
             } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= interval {
                 shared.ping_sent.store(now, Ordering::Relaxed);
@@ -140,4 +160,28 @@ impl Clients {
 
 fn duration_ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// A connection's place in the set: removed when this is dropped, however
+/// the connection ends (even if a callback panics).
+#[derive(Debug)]
+pub(crate) struct Registration {
+    clients: Clients,
+    id: u64,
+}
+
+impl Registration {
+    pub(crate) fn new(clients: &Clients, conn: &Connection) -> Registration {
+        clients.insert(conn.clone());
+        Registration {
+            clients: clients.clone(),
+            id: conn.id(),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.clients.remove(self.id);
+    }
 }

@@ -38,6 +38,8 @@ pub(crate) enum State {
     Closing,
     /// The peer did not answer a ping in time.
     TimedOut,
+    /// The peer took none of our bytes for the send timeout.
+    Stalled,
 }
 
 /// Frames waiting to be written, in order: `frames` first, then `tail`.
@@ -54,6 +56,9 @@ pub(crate) struct Outbox {
     pub(crate) state: State,
     /// The close we sent or echoed, reported to `on_close`.
     pub(crate) close: Option<(CloseCode, String)>,
+    /// Position in `frames` of the queued message that a newer "latest"
+    /// message replaces instead of queueing behind.
+    pub(crate) latest: Option<usize>,
 }
 
 impl Outbox {
@@ -64,6 +69,28 @@ impl Outbox {
         }
         self.queued += frame.len();
         self.frames.push_back(frame);
+    }
+
+    /// Queues `frame`, or puts it in place of the previous "latest" frame if
+    /// that one is still waiting. Returns the bytes added to the queue.
+    fn push_latest(&mut self, frame: Bytes) -> usize {
+        if let Some(slot) = self.latest.and_then(|i| self.frames.get_mut(i)) {
+            let old = std::mem::replace(slot, frame.clone());
+            self.queued = self.queued - old.len() + frame.len();
+            return frame.len().saturating_sub(old.len());
+        }
+        let added = frame.len();
+        self.push_shared(frame);
+        self.latest = Some(self.frames.len() - 1);
+        added
+    }
+
+    /// Empties the queue, as when its contents were taken for writing or dropped.
+    pub(crate) fn clear(&mut self) {
+        self.frames.clear();
+        self.tail.clear();
+        self.queued = 0;
+        self.latest = None;
     }
 
     fn push_frame(&mut self, opcode: OpCode, payload: &[u8]) {
@@ -91,6 +118,9 @@ pub(crate) struct Shared {
     pub(crate) last_rx: AtomicU64,
     /// Milliseconds (server clock) when the outstanding ping was sent; 0 if none.
     pub(crate) ping_sent: AtomicU64,
+    /// Milliseconds (server clock) since bytes have been waiting to be
+    /// written without the client taking any; 0 when nothing waits.
+    pub(crate) write_stalled_since: AtomicU64,
     max_queue: usize,
 }
 
@@ -132,11 +162,13 @@ impl Connection {
                     queued: 0,
                     state: State::Open,
                     close: None,
+                    latest: None,
                 }),
                 wake: Notify::new(),
                 dispatching: AtomicBool::new(false),
                 last_rx: AtomicU64::new(now_ms),
                 ping_sent: AtomicU64::new(0),
+                write_stalled_since: AtomicU64::new(0),
                 max_queue,
             }),
         }
@@ -207,6 +239,34 @@ impl Connection {
         Ok(())
     }
 
+    /// Queues a text message that supersedes the previous one sent this way
+    /// if the client has not been sent that yet: a client that reads slowly
+    /// gets only the newest, never one older than what it already has. Meant
+    /// for state snapshots, where only the latest matters.
+    pub fn send_latest_text(&self, text: &str) -> Result<(), SendError> {
+        self.send_latest(&encode_shared(OpCode::Text, text.as_bytes()))
+    }
+
+    /// [`Connection::send_latest_text`] with a frame encoded once for many connections.
+    pub(crate) fn send_latest(&self, frame: &Bytes) -> Result<(), SendError> {
+        let dispatching = self.shared.dispatching.load(Ordering::Relaxed);
+        let mut out = self.outbox();
+        if out.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        let replaces = out.latest.is_some_and(|i| i < out.frames.len());
+        if !dispatching && !replaces && self.over_limit(&out, frame.len()) {
+            self.overflow(out);
+            return Err(SendError::QueueFull);
+        }
+        out.push_latest(frame.clone());
+        drop(out);
+        if !dispatching {
+            self.shared.wake.notify_one();
+        }
+        Ok(())
+    }
+
     /// Queues a frame encoded once for many connections.
     pub(crate) fn send_shared(&self, frame: &Bytes) -> Result<(), SendError> {
         let mut out = self.outbox();
@@ -246,9 +306,7 @@ impl Connection {
             "client too slow, send queue full: closing with 1008"
         );
         // What the client has not taken is dropped; the close tells it so.
-        out.frames.clear();
-        out.tail.clear();
-        out.queued = 0;
+        out.clear();
         queue_close(&mut out, CloseCode::POLICY_VIOLATION, "client too slow");
         drop(out);
         self.shared.wake.notify_one();
@@ -263,9 +321,11 @@ impl Connection {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Marks the connection as having missed its ping deadline.
-    pub(crate) fn time_out(&self) {
-        self.outbox().state = State::TimedOut;
+    /// Ends the connection without a close handshake: `state` is
+    /// [`State::TimedOut`] (no answer to a ping) or [`State::Stalled`]
+    /// (the client stopped taking our bytes).
+    pub(crate) fn abort(&self, state: State) {
+        self.outbox().state = state;
         self.shared.wake.notify_one();
     }
 }

@@ -17,7 +17,8 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::callbacks::Request;
-use crate::connection::Connection;
+use crate::clients::Registration;
+use crate::connection::{Connection, State};
 use crate::response;
 use crate::server::{Inner, Tracked};
 use crate::static_files::{self, Lookup};
@@ -43,6 +44,7 @@ enum Action {
     },
     Upgrade {
         conn: Connection,
+        registration: Registration,
         accept: AcceptKey,
         len: usize,
     },
@@ -84,10 +86,21 @@ pub(crate) async fn serve(
                 lingering_close(&mut stream, &inner).await;
                 return;
             }
-            Action::Upgrade { conn, accept, len } => {
+            Action::Upgrade {
+                conn,
+                registration,
+                accept,
+                len,
+            } => {
                 let leftover = buf.get(len..).unwrap_or_default().to_vec();
                 drop(buf);
-                upgrade(inner, stream, conn, accept, leftover, tracked).await;
+                let ws = Upgraded {
+                    conn,
+                    registration,
+                    accept,
+                    leftover,
+                };
+                upgrade(inner, stream, ws, tracked).await;
                 return;
             }
             Action::Static {
@@ -260,9 +273,14 @@ fn decide_upgrade(
         inner.config.max_send_queue,
         clients.now_ms(),
     );
+    // Registered before on_accept runs, so no broadcast made after
+    // on_accept's greeting (say, a state snapshot) can miss this client.
+    let registration = Registration::new(clients, &conn);
     if let Some(on_accept) = &inner.callbacks.accept {
         let request = Request { head, peer };
         if let Err(reject) = on_accept(&conn, &request) {
+            drop(registration);
+            conn.outbox().state = State::Closing;
             return Action::Error {
                 status: reject.status,
                 message: reject.message,
@@ -270,31 +288,39 @@ fn decide_upgrade(
             };
         }
     }
-    Action::Upgrade { conn, accept, len }
+    Action::Upgrade {
+        conn,
+        registration,
+        accept,
+        len,
+    }
 }
 
-async fn upgrade(
-    inner: Arc<Inner>,
-    mut stream: TcpStream,
-    conn: Connection,
+/// An accepted WebSocket on its way from the HTTP task to its session.
+pub(crate) struct Upgraded {
+    pub(crate) conn: Connection,
+    pub(crate) registration: Registration,
     accept: AcceptKey,
-    leftover: Vec<u8>,
-    tracked: Tracked,
-) {
+    pub(crate) leftover: Vec<u8>,
+}
+
+async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked: Tracked) {
+    let conn = ws.conn.clone();
     let mut response = [0u8; 160];
-    let n = write_switching_protocols(&accept, &mut response).unwrap_or(0);
+    let n = write_switching_protocols(&ws.accept, &mut response).unwrap_or(0);
     if let Err(e) = stream.write_all(&response[..n]).await {
         tracing::debug!(peer = %conn.peer_addr(), "handshake write failed: {e}");
+        drop(ws);
+        crate::session::closed(&inner, &conn, CloseCode::ABNORMAL, "");
         return;
     }
     tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), path = conn.path(), "websocket accepted");
-    inner.clients.insert(conn.clone());
     // A shutdown that began while this handshake was in flight missed it.
     if inner.shutting_down.load(Ordering::SeqCst) {
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
     // A task of its own: its future holds only what a WebSocket needs.
-    tokio::spawn(crate::session::run(inner, stream, conn, leftover, tracked));
+    tokio::spawn(crate::session::run(inner, stream, ws, tracked));
 }
 
 struct StaticRequest {

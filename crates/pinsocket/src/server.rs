@@ -27,6 +27,7 @@ pub(crate) struct Config {
     pub(crate) ping_interval: Duration,
     pub(crate) ping_timeout: Duration,
     pub(crate) close_timeout: Duration,
+    pub(crate) send_timeout: Duration,
     pub(crate) header_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) limits: Limits,
@@ -40,6 +41,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(30),
             ping_timeout: Duration::from_secs(10),
             close_timeout: Duration::from_secs(5),
+            send_timeout: Duration::from_secs(30),
             header_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(30),
             limits: Limits::default(),
@@ -174,6 +176,14 @@ impl Server {
     /// and for shutdown to finish. Default 5 s.
     pub fn close_timeout(mut self, timeout: Duration) -> Server {
         self.config.close_timeout = timeout;
+        self
+    }
+
+    /// A client that takes none of the bytes waiting for it for this long is
+    /// dropped (reported to `on_close` as 1008), so a client that stops
+    /// reading cannot hold its queue forever. Default 30 s.
+    pub fn send_timeout(mut self, timeout: Duration) -> Server {
+        self.config.send_timeout = timeout;
         self
     }
 
@@ -373,7 +383,11 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Send
 /// Pings idle connections and drops those that stopped answering.
 async fn sweep(inner: Arc<Inner>) {
     let config = &inner.config;
-    let tick = (config.ping_interval.min(config.ping_timeout) / 4)
+    let tick = (config
+        .ping_interval
+        .min(config.ping_timeout)
+        .min(config.send_timeout)
+        / 4)
         .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -381,7 +395,7 @@ async fn sweep(inner: Arc<Inner>) {
     loop {
         tokio::select! {
             () = until_shutdown(&mut shutdown) => return,
-            _ = interval.tick() => inner.clients.sweep(config.ping_interval, config.ping_timeout),
+            _ = interval.tick() => inner.clients.sweep(config.ping_interval, config.ping_timeout, config.send_timeout),
         }
     }
 }

@@ -19,6 +19,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::connection::{Connection, Outbox, State, queue_close};
+use crate::http_conn::Upgraded;
 use crate::server::{Inner, Tracked};
 
 /// Size of each worker thread's receive buffer.
@@ -38,6 +39,8 @@ enum End {
     Abnormal,
     /// The client did not answer a ping in time.
     TimedOut,
+    /// The client took none of our bytes for the send timeout.
+    Stalled,
 }
 
 /// What a read asks the session loop to do next.
@@ -63,30 +66,13 @@ struct Session {
     peer_closed: bool,
 }
 
-/// Removes the connection from the server's set when the session ends,
-/// even if a callback panicked.
-struct Registered {
-    inner: Arc<Inner>,
-    id: u64,
-}
-
-impl Drop for Registered {
-    fn drop(&mut self) {
-        self.inner.clients.remove(self.id);
-    }
-}
-
-pub(crate) async fn run(
-    inner: Arc<Inner>,
-    stream: TcpStream,
-    conn: Connection,
-    leftover: Vec<u8>,
-    _tracked: Tracked,
-) {
-    let registered = Registered {
-        inner: inner.clone(),
-        id: conn.id(),
-    };
+pub(crate) async fn run(inner: Arc<Inner>, stream: TcpStream, ws: Upgraded, _tracked: Tracked) {
+    let Upgraded {
+        conn,
+        registration,
+        leftover,
+        ..
+    } = ws;
     let mut session = Session {
         rx: Receiver::new(Role::Server, inner.config.max_message_len as u64),
         inner: inner.clone(),
@@ -100,7 +86,7 @@ pub(crate) async fn run(
     };
     let end = session.drive().await;
     drop(session);
-    drop(registered);
+    drop(registration);
     let (code, reason) = match end {
         End::Closed => conn
             .outbox()
@@ -109,18 +95,23 @@ pub(crate) async fn run(
             .unwrap_or((CloseCode::NO_STATUS, String::new())),
         End::Abnormal => (CloseCode::ABNORMAL, String::new()),
         End::TimedOut => (CloseCode::ABNORMAL, "ping timeout".to_owned()),
+        End::Stalled => (CloseCode::POLICY_VIOLATION, "client too slow".to_owned()),
     };
+    closed(&inner, &conn, code, &reason);
+}
+
+/// Marks a connection closed and runs `on_close`, once it has left the set.
+pub(crate) fn closed(inner: &Inner, conn: &Connection, code: CloseCode, reason: &str) {
     {
         // Sends after this point fail with Closed.
         let mut out = conn.outbox();
         out.state = State::Closing;
-        out.frames.clear();
+        out.clear();
         out.tail = Vec::new();
-        out.queued = 0;
     }
     tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), %code, reason, "websocket closed");
     if let Some(on_close) = &inner.callbacks.close {
-        on_close(&conn, code, &reason);
+        on_close(conn, code, reason);
     }
 }
 
@@ -136,13 +127,22 @@ impl Session {
                 self.pending.refill(&mut out);
                 out.state
             };
-            if state == State::TimedOut {
-                return End::TimedOut;
+            match state {
+                State::TimedOut => return End::TimedOut,
+                State::Stalled => return End::Stalled,
+                State::Open | State::Closing => {}
             }
-            let flushed = match self.pending.write_to(&self.stream) {
-                Ok(flushed) => flushed,
+            let (flushed, progressed) = match self.pending.write_to(&self.stream) {
+                Ok(result) => result,
                 Err(_) => return End::Abnormal,
             };
+            // For the sweep: since when have bytes waited with none taken?
+            let stalled = &self.conn.shared.write_stalled_since;
+            if flushed {
+                stalled.store(0, Ordering::Relaxed);
+            } else if progressed || stalled.load(Ordering::Relaxed) == 0 {
+                stalled.store(self.inner.clients.now_ms(), Ordering::Relaxed);
+            }
             if flushed && state == State::Closing {
                 return self.finish_close().await;
             }
@@ -362,18 +362,20 @@ impl Pending {
         std::mem::swap(&mut self.frames, &mut out.frames);
         std::mem::swap(&mut self.tail, &mut out.tail);
         out.queued = 0;
+        out.latest = None;
     }
 
-    /// Writes as much as the socket takes without waiting. Returns true
-    /// when everything is written.
-    fn write_to(&mut self, stream: &TcpStream) -> io::Result<bool> {
+    /// Writes as much as the socket takes without waiting. Returns whether
+    /// everything is written, and whether any bytes were.
+    fn write_to(&mut self, stream: &TcpStream) -> io::Result<(bool, bool)> {
         const MAX_SLICES: usize = 16;
+        let mut progressed = false;
         loop {
             if self.is_empty() {
                 if self.tail.capacity() > KEEP_CAPACITY {
                     self.tail = Vec::new();
                 }
-                return Ok(true);
+                return Ok((true, progressed));
             }
             let mut slices = [IoSlice::new(&[]); MAX_SLICES];
             let mut n = 0;
@@ -391,9 +393,10 @@ impl Pending {
             let mut written = match stream.try_write_vectored(&slices[..n]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => written,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((false, progressed)),
                 Err(e) => return Err(e),
             };
+            progressed = true;
             while written > 0 {
                 match self.frames.front_mut() {
                     Some(frame) if written >= frame.len() => {
