@@ -44,6 +44,9 @@ pub enum CommandError {
     /// The pin is an input; only outputs can be set (`not_an_output`).
     #[error("that pin is an input; only outputs can be set")]
     NotAnOutput,
+    /// The hardware refused the change (`hardware_error`); see the server log.
+    #[error("the board could not switch the pin")]
+    Hardware,
 }
 
 impl CommandError {
@@ -56,6 +59,7 @@ impl CommandError {
             CommandError::TooLarge => "too_large",
             CommandError::UnknownPin => "unknown_pin",
             CommandError::NotAnOutput => "not_an_output",
+            CommandError::Hardware => "hardware_error",
         }
     }
 }

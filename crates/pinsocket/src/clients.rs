@@ -120,15 +120,30 @@ impl Clients {
     }
 
     /// One pass of the liveness check: pings connections idle for
-    /// `interval`, times out those whose ping went unanswered for `timeout`,
-    /// and drops those that took none of our bytes for `send_timeout`.
-    pub(crate) fn sweep(&self, interval: Duration, timeout: Duration, send_timeout: Duration) {
+    /// `ping_interval`, times out those whose ping went unanswered for
+    /// `ping_timeout`, drops those that took none of our bytes for
+    /// `send_timeout`, and those whose close took over `close_timeout`.
+    pub(crate) fn sweep(&self, timeouts: &Timeouts) {
         let now = self.now_ms();
-        let interval = duration_ms(interval);
-        let timeout = duration_ms(timeout);
-        let send_timeout = duration_ms(send_timeout);
+        let interval = duration_ms(timeouts.ping_interval);
+        let timeout = duration_ms(timeouts.ping_timeout);
+        let send_timeout = duration_ms(timeouts.send_timeout);
         for conn in self.conns().values() {
             let shared = &conn.shared;
+            {
+                let mut out = conn.outbox();
+                if out.state == State::Closing
+                    && out
+                        .closing_since
+                        .is_some_and(|t| t.elapsed() >= timeouts.close_timeout)
+                {
+                    out.state = State::CloseTimedOut;
+                    drop(out);
+                    tracing::debug!(id = conn.id(), "close timed out: dropping the connection");
+                    shared.wake.notify_one();
+                    continue;
+                }
+            }
             let stalled = shared.write_stalled_since.load(Ordering::Relaxed);
             if stalled != 0 && now.saturating_sub(stalled) >= send_timeout {
                 tracing::warn!(id = conn.id(), peer = %conn.peer_addr(), "client too slow: took no data for the send timeout, dropping it (1008)");
@@ -156,6 +171,15 @@ impl Clients {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The deadlines the sweep enforces.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) ping_interval: Duration,
+    pub(crate) ping_timeout: Duration,
+    pub(crate) send_timeout: Duration,
+    pub(crate) close_timeout: Duration,
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
 
 use bytes::Bytes;
 use pinsocket_core::{CloseCode, FrameHeader, MAX_HEADER_LEN, OpCode, encode_close_payload};
@@ -40,6 +41,9 @@ pub(crate) enum State {
     TimedOut,
     /// The peer took none of our bytes for the send timeout.
     Stalled,
+    /// Closing took longer than the close timeout (the close frame could
+    /// not even be written): the connection is dropped.
+    CloseTimedOut,
 }
 
 /// Frames waiting to be written, in order: `frames` first, then `tail`.
@@ -59,6 +63,8 @@ pub(crate) struct Outbox {
     /// Position in `frames` of the queued message that a newer "latest"
     /// message replaces instead of queueing behind.
     pub(crate) latest: Option<usize>,
+    /// When the close frame was queued, for the close timeout.
+    pub(crate) closing_since: Option<Instant>,
 }
 
 impl Outbox {
@@ -163,6 +169,7 @@ impl Connection {
                     state: State::Open,
                     close: None,
                     latest: None,
+                    closing_since: None,
                 }),
                 wake: Notify::new(),
                 dispatching: AtomicBool::new(false),
@@ -336,6 +343,7 @@ pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
     let n = encode_close_payload(code, reason, &mut payload);
     out.push_frame(OpCode::Close, &payload[..n]);
     out.state = State::Closing;
+    out.closing_since = Some(Instant::now());
     if out.close.is_none() {
         out.close = Some((code, reason.to_owned()));
     }

@@ -24,6 +24,8 @@
 //! - `callbacks`: the callback types, [`Request`] and [`Reject`].
 //! - `response`: HTTP response heads.
 //! - `pages`: the pages compiled in.
+//! - [`device`]: the device server: a board of pins, the hub that keeps
+//!   every client in sync, the failsafe, backends and configuration.
 //!
 //! The protocol itself (HTTP heads, handshake, framing) is the sans-IO
 //! [`pinsocket_core`], re-exported as [`core`].
@@ -33,6 +35,7 @@
 mod callbacks;
 mod clients;
 mod connection;
+pub mod device;
 mod http_conn;
 mod pages;
 mod response;
@@ -46,5 +49,5 @@ pub use connection::{Connection, SendError};
 pub use pages::PAGES;
 pub use pinsocket_core as core;
 pub use pinsocket_core::{CloseCode, Limits};
-pub use server::{RunningServer, Server};
+pub use server::{RunningServer, Server, shutdown_signal};
 pub use static_files::Page;

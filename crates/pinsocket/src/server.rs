@@ -13,7 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, watch};
 
 use crate::callbacks::{Callbacks, Reject, Request};
-use crate::clients::Clients;
+use crate::clients::{Clients, Timeouts};
 use crate::connection::Connection;
 use crate::pages::PAGES;
 use crate::static_files::{Page, StaticFiles};
@@ -290,7 +290,7 @@ impl Server {
         runtime.block_on(async move {
             let running = self.spawn().await?;
             tracing::info!(addr = %running.local_addr(), "listening");
-            wait_for_signal().await;
+            shutdown_signal().await;
             tracing::info!("shutting down");
             running.stop().await;
             Ok(())
@@ -383,19 +383,26 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Send
 /// Pings idle connections and drops those that stopped answering.
 async fn sweep(inner: Arc<Inner>) {
     let config = &inner.config;
+    let timeouts = Timeouts {
+        ping_interval: config.ping_interval,
+        ping_timeout: config.ping_timeout,
+        send_timeout: config.send_timeout,
+        close_timeout: config.close_timeout,
+    };
     let tick = (config
         .ping_interval
         .min(config.ping_timeout)
         .min(config.send_timeout)
+        .min(config.close_timeout)
         / 4)
-        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = inner.shutdown.clone();
     loop {
         tokio::select! {
             () = until_shutdown(&mut shutdown) => return,
-            _ = interval.tick() => inner.clients.sweep(config.ping_interval, config.ping_timeout, config.send_timeout),
+            _ = interval.tick() => inner.clients.sweep(&timeouts),
         }
     }
 }
@@ -405,7 +412,9 @@ pub(crate) async fn until_shutdown(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-async fn wait_for_signal() {
+/// Resolves on Ctrl-C or, on Unix, SIGTERM: the signals a device server
+/// stops on.
+pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

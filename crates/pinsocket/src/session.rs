@@ -130,6 +130,7 @@ impl Session {
             match state {
                 State::TimedOut => return End::TimedOut,
                 State::Stalled => return End::Stalled,
+                State::CloseTimedOut => return End::Closed,
                 State::Open | State::Closing => {}
             }
             let (flushed, progressed) = match self.pending.write_to(&self.stream) {

@@ -1,0 +1,73 @@
+//! The `pinsocket` device server assembled from a configuration: the board,
+//! its backend and the web server, ready to start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use super::backend::BackendError;
+use super::config::{BackendKind, Config};
+use super::hub::Device;
+use super::sim::SimBoard;
+use crate::Server;
+
+/// Largest WebSocket message the device server accepts unless configured:
+/// commands are small, and 4 KiB leaves room to answer oversized JSON with
+/// an error rather than a close.
+pub const DEFAULT_MAX_MESSAGE: usize = 4096;
+
+/// A configured device server, not yet listening.
+#[derive(Debug)]
+pub struct App {
+    /// The board and its hub.
+    pub device: Device,
+    /// The web server, with the device's callbacks installed.
+    pub server: Server,
+    /// The simulated board, when the backend is `sim`.
+    pub sim: Option<SimBoard>,
+}
+
+impl App {
+    /// Opens the backend and configures the server. `listen` and `www`
+    /// override the file's values.
+    pub fn new(config: Config, listen: Option<SocketAddr>, www: Option<PathBuf>) -> Result<App, BackendError> {
+        let board = config.board;
+        let (device, sim) = match &config.backend {
+            BackendKind::Sim => {
+                let sim = SimBoard::new(&board.pins);
+                let device = Device::new(board, |_, sink| Ok(sim.backend(sink)))?;
+                (device, Some(sim))
+            }
+            #[cfg(target_os = "linux")]
+            BackendKind::GpioCdev { .. } => {
+                let chips = config.chips.clone();
+                let device = Device::new(board, |pins, sink| super::GpioCdev::open(pins, &chips, sink))?;
+                (device, None)
+            }
+            #[cfg(not(target_os = "linux"))]
+            BackendKind::GpioCdev { .. } => {
+                return Err(BackendError::new("the gpio-cdev backend needs Linux"));
+            }
+        };
+        let limits = &config.limits;
+        let mut server = Server::new()
+            .bind(listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))))
+            .max_message_len(limits.max_message.unwrap_or(DEFAULT_MAX_MESSAGE));
+        if let Some(bytes) = limits.max_send_queue {
+            server = server.max_send_queue(bytes);
+        }
+        if let Some(t) = limits.send_timeout {
+            server = server.send_timeout(t);
+        }
+        if let Some(t) = limits.ping_interval {
+            server = server.ping_interval(t);
+        }
+        if let Some(t) = limits.ping_timeout {
+            server = server.ping_timeout(t);
+        }
+        if let Some(dir) = www.or(config.www) {
+            server = server.web_root(dir);
+        }
+        let server = device.serve(server);
+        Ok(App { device, server, sim })
+    }
+}

@@ -1,0 +1,131 @@
+//! A simulated board: outputs are remembered and logged, inputs are driven
+//! by calls (from a test, or the log of a demo).
+
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use pinsocket_core::{Level, Pin};
+
+use super::backend::{Backend, BackendError, EventSink};
+
+/// The simulated lines, shared by the backend and its [`SimBoard`] handles.
+#[derive(Debug)]
+struct Lines {
+    names: Vec<String>,
+    numbers: Vec<u32>,
+    levels: Vec<Level>,
+    sink: Option<EventSink>,
+}
+
+/// A handle on a simulated board: read what the outputs drive, and drive
+/// the inputs. Clone it freely.
+#[derive(Clone, Debug)]
+pub struct SimBoard {
+    lines: Arc<Mutex<Lines>>,
+}
+
+/// The [`Backend`] half of a simulated board.
+#[derive(Debug)]
+pub struct SimBackend {
+    lines: Arc<Mutex<Lines>>,
+}
+
+impl SimBoard {
+    /// A simulated board for `pins`, with outputs at their initial levels
+    /// and inputs low (physical).
+    pub fn new<S: AsRef<str>>(pins: &[Pin<S>]) -> SimBoard {
+        let lines = Lines {
+            names: pins.iter().map(|p| p.name().to_owned()).collect(),
+            numbers: pins.iter().map(|p| p.line).collect(),
+            levels: pins.iter().map(|p| p.physical(p.initial())).collect(),
+            sink: None,
+        };
+        for (pin, level) in pins.iter().zip(&lines.levels) {
+            if pin.is_output() {
+                tracing::info!(
+                    "sim: output {} (line {}) starts {}",
+                    pin.name(),
+                    pin.line,
+                    level.as_str()
+                );
+            }
+        }
+        SimBoard {
+            lines: Arc::new(Mutex::new(lines)),
+        }
+    }
+
+    /// The backend for a device; input edges go to `sink`.
+    pub fn backend(&self, sink: EventSink) -> SimBackend {
+        self.lock().sink = Some(sink);
+        SimBackend {
+            lines: self.lines.clone(),
+        }
+    }
+
+    /// The physical level of the pin named `name`.
+    pub fn level(&self, name: &str) -> Option<Level> {
+        let lines = self.lock();
+        let i = lines.names.iter().position(|n| n == name)?;
+        lines.levels.get(i).copied()
+    }
+
+    /// The physical level of line `line`.
+    pub fn line(&self, line: u32) -> Option<Level> {
+        let lines = self.lock();
+        let i = lines.numbers.iter().position(|n| *n == line)?;
+        lines.levels.get(i).copied()
+    }
+
+    /// Drives the input named `name` to a physical `level`, as a button or
+    /// sensor would; an edge is reported to the device. Returns false if no
+    /// pin has that name.
+    pub fn set_input(&self, name: &str, level: Level) -> bool {
+        let (pin, sink, changed) = {
+            let mut lines = self.lock();
+            let Some(pin) = lines.names.iter().position(|n| n == name) else {
+                return false;
+            };
+            let Some(slot) = lines.levels.get_mut(pin) else {
+                return false;
+            };
+            let changed = *slot != level;
+            *slot = level;
+            (pin, lines.sink.clone(), changed)
+        };
+        if changed && let Some(sink) = sink {
+            sink.input_changed(pin, level);
+        }
+        true
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        lock(&self.lines)
+    }
+}
+
+fn lock(lines: &Mutex<Lines>) -> MutexGuard<'_, Lines> {
+    lines.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Backend for SimBackend {
+    fn set_output(&mut self, pin: usize, level: Level) -> Result<(), BackendError> {
+        let mut lines = lock(&self.lines);
+        let name = lines.names.get(pin).cloned().unwrap_or_default();
+        let line = lines.numbers.get(pin).copied().unwrap_or_default();
+        let slot = lines
+            .levels
+            .get_mut(pin)
+            .ok_or_else(|| BackendError::new(format!("sim: no pin {pin}")))?;
+        *slot = level;
+        tracing::info!("sim: output {name} (line {line}) -> {}", level.as_str());
+        Ok(())
+    }
+
+    fn read_input(&mut self, pin: usize) -> Result<Level, BackendError> {
+        lock(&self.lines)
+            .levels
+            .get(pin)
+            .copied()
+            .ok_or_else(|| BackendError::new(format!("sim: no pin {pin}")))
+    }
+}
