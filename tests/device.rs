@@ -185,7 +185,11 @@ async fn bad_commands_get_an_error_and_change_nothing() {
         send(&mut ws, msg).await;
         let reply = next_json(&mut ws).await;
         assert_eq!(reply["error"]["code"], code, "{msg} -> {reply}");
-        assert!(reply["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
     }
     // Oversized JSON, still under the message limit: an error, not a close.
     let big = format!(r#"{{"set":{{"led":true}},"pad":"{}"}}"#, "x".repeat(2000));
@@ -247,7 +251,10 @@ async fn failsafe_outputs_go_safe_when_the_last_client_leaves() {
     assert_eq!(bench.sim.level("led"), Some(Level::High));
     b.close(None).await.unwrap();
     drop(b);
-    eventually("led back to its safe level", || bench.sim.level("led") == Some(Level::Low)).await;
+    eventually("led back to its safe level", || {
+        bench.sim.level("led") == Some(Level::Low)
+    })
+    .await;
     // `fan` is not failsafe: it stays on (active-low: its line stays low).
     assert_eq!(bench.sim.level("fan"), Some(Level::Low));
     let mut c = connect(&bench).await;
@@ -273,7 +280,11 @@ async fn failsafe_fires_when_no_client_sends_within_the_heartbeat_timeout() {
     // Silence: the still-connected client sees the failsafe's change.
     let silent = Instant::now();
     assert_eq!(next_json(&mut ws).await, state(3, false, false, false));
-    assert!(silent.elapsed() >= Duration::from_millis(250), "{:?}", silent.elapsed());
+    assert!(
+        silent.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        silent.elapsed()
+    );
     assert_eq!(bench.sim.level("led"), Some(Level::Low));
     drop(ws);
     bench.server.shutdown();
@@ -281,7 +292,9 @@ async fn failsafe_fires_when_no_client_sends_within_the_heartbeat_timeout() {
 
 #[tokio::test]
 async fn a_client_that_never_reads_does_not_hold_up_the_others_and_is_closed() {
-    let bench = start(&format!("[limits]\nmax_send_queue = 16384\nsend_timeout = 1\n{LED_AND_BUTTON}"));
+    let bench = start(&format!(
+        "[limits]\nmax_send_queue = 16384\nsend_timeout = 1\n{LED_AND_BUTTON}"
+    ));
     // The stuck client: handshake, then never read. A small receive buffer
     // makes its socket fill quickly.
     let addr = bench.server.local_addr();
@@ -302,7 +315,10 @@ async fn a_client_that_never_reads_does_not_hold_up_the_others_and_is_closed() {
     let mut edges = 0u64;
     let deadline = Instant::now() + Duration::from_secs(20);
     while bench.server.clients().len() == 2 {
-        assert!(Instant::now() < deadline, "the stuck client was never closed");
+        assert!(
+            Instant::now() < deadline,
+            "the stuck client was never closed"
+        );
         level = level.toggled();
         let sent = Instant::now();
         bench.sim.set_input("button", level);
@@ -313,9 +329,15 @@ async fn a_client_that_never_reads_does_not_hold_up_the_others_and_is_closed() {
         assert_eq!(state["state"]["version"], edges + 1);
     }
     // Every update reached the reading client promptly, stuck client or not.
-    assert!(worst < Duration::from_millis(500), "slowest update took {worst:?}");
+    assert!(
+        worst < Duration::from_millis(500),
+        "slowest update took {worst:?}"
+    );
     assert!(edges > 10, "closed after only {edges} edges");
-    eventually("the stuck client removed", || bench.server.clients().len() == 1).await;
+    eventually("the stuck client removed", || {
+        bench.server.clients().len() == 1
+    })
+    .await;
     drop((stuck, fast));
     bench.server.shutdown();
 }

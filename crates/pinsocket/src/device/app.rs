@@ -29,7 +29,11 @@ pub struct App {
 impl App {
     /// Opens the backend and configures the server. `listen` and `www`
     /// override the file's values.
-    pub fn new(config: Config, listen: Option<SocketAddr>, www: Option<PathBuf>) -> Result<App, BackendError> {
+    pub fn new(
+        config: Config,
+        listen: Option<SocketAddr>,
+        www: Option<PathBuf>,
+    ) -> Result<App, BackendError> {
         let board = config.board;
         let (device, sim) = match &config.backend {
             BackendKind::Sim => {
@@ -40,7 +44,9 @@ impl App {
             #[cfg(target_os = "linux")]
             BackendKind::GpioCdev { .. } => {
                 let chips = config.chips.clone();
-                let device = Device::new(board, |pins, sink| super::GpioCdev::open(pins, &chips, sink))?;
+                let device = Device::new(board, |pins, sink| {
+                    super::GpioCdev::open(pins, &chips, sink)
+                })?;
                 (device, None)
             }
             #[cfg(not(target_os = "linux"))]
@@ -50,7 +56,11 @@ impl App {
         };
         let limits = &config.limits;
         let mut server = Server::new()
-            .bind(listen.or(config.listen).unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))))
+            .bind(
+                listen
+                    .or(config.listen)
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            )
             .max_message_len(limits.max_message.unwrap_or(DEFAULT_MAX_MESSAGE));
         if let Some(bytes) = limits.max_send_queue {
             server = server.max_send_queue(bytes);
@@ -68,6 +78,10 @@ impl App {
             server = server.web_root(dir);
         }
         let server = device.serve(server);
-        Ok(App { device, server, sim })
+        Ok(App {
+            device,
+            server,
+            sim,
+        })
     }
 }

@@ -413,7 +413,12 @@ debounce_ms = 20
     #[test]
     fn the_documented_raspberry_pi_example_parses() {
         let c = parse(include_str!("../../../../docs/raspberry-pi.toml")).unwrap();
-        assert_eq!(c.backend, BackendKind::GpioCdev { chip: "/dev/gpiochip0".into() });
+        assert_eq!(
+            c.backend,
+            BackendKind::GpioCdev {
+                chip: "/dev/gpiochip0".into()
+            }
+        );
         assert_eq!(c.board.heartbeat_timeout, Some(Duration::from_secs(3)));
         let names: Vec<&str> = c.board.pins.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["led", "button"]);

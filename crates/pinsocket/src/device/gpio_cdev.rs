@@ -45,7 +45,7 @@ const MAX_LINES: usize = 64;
 const POLL: Duration = Duration::from_millis(100);
 
 /// An edge watcher gives up after this many failed reads in a row. A single
-/// failure (a signal interrupting the wait) is retried.
+/// failure (a signal such as Ctrl-C interrupting the wait) is retried.
 const MAX_FAILURES: u32 = 10;
 
 /// Drives pins on Linux GPIO character devices.
@@ -56,9 +56,8 @@ const MAX_FAILURES: u32 = 10;
 pub struct GpioCdev {
     /// Per pin, in the board's order.
     lines: Vec<Line>,
-    /// Declared after `lines` only for clarity: each watcher holds its own
-    /// reference to its request, so the lines are released once both the
-    /// backend and the joined watchers are gone.
+    /// Each watcher holds its own reference to its request: a line is
+    /// released once `lines` and its watcher are both gone.
     watchers: Watchers,
 }
 
@@ -332,7 +331,13 @@ fn group<S: AsRef<str>>(pins: &[Pin<S>], chips: &[PathBuf]) -> Result<Vec<Group>
 /// The request for a group, not yet made.
 fn build_request<S: AsRef<str>>(g: &Group, pins: &[Pin<S>]) -> gpiocdev::Result<Request> {
     let mut builder = Request::builder();
-    builder.on_chip(&g.chip).with_consumer(CONSUMER);
+    // Set before any line is added, so in the base config every line
+    // inherits: active-high whatever the pin says, as the device applies
+    // active-low itself.
+    builder
+        .on_chip(&g.chip)
+        .with_consumer(CONSUMER)
+        .as_active_high();
     match g.settings {
         Settings::Output => {
             for l in &g.lines {
@@ -352,8 +357,6 @@ fn build_request<S: AsRef<str>>(g: &Group, pins: &[Pin<S>]) -> gpiocdev::Result<
             }
         }
     }
-    // Active-high whatever the pin says: the device applies active-low.
-    builder.as_active_high();
     builder.request()
 }
 
@@ -602,7 +605,8 @@ fn watch<E: EdgeSource + ?Sized>(
                     tracing::error!("gpio-cdev: {what}: edge events stopped: {}", error_text(&e));
                     return;
                 }
-                tracing::warn!("gpio-cdev: {what}: reading edge events: {}", error_text(&e));
+                // Debug only: a signal interrupting the wait is routine.
+                tracing::debug!("gpio-cdev: {what}: reading edge events: {}", error_text(&e));
                 thread::sleep(poll);
             }
         }
