@@ -423,6 +423,19 @@ async fn serve_static(
     Ok(keep_alive)
 }
 
+/// Answers a connection over the limit with 503 and closes it.
+pub(crate) async fn refuse(inner: Arc<Inner>, mut stream: TcpStream) {
+    let bytes = response::error(
+        503,
+        "too many connections, try again shortly",
+        &["Retry-After: 1"],
+        false,
+    );
+    if stream.write_all(&bytes).await.is_ok() {
+        lingering_close(&mut stream, &inner).await;
+    }
+}
+
 /// The response without its body when answering HEAD (RFC 9110 §9.3.2).
 fn head_of(response: &[u8], head_only: bool) -> &[u8] {
     if !head_only {
@@ -446,10 +459,16 @@ pub(crate) async fn lingering_close(stream: &mut TcpStream, inner: &Inner) {
             .config
             .close_timeout
             .min(std::time::Duration::from_secs(2));
+    let mut shutdown = inner.shutdown.clone();
     let mut sink = [0u8; 4096];
     let mut total = 0usize;
     while total < 1024 * 1024 {
-        match timeout_at(deadline, stream.read(&mut sink)).await {
+        let read = tokio::select! {
+            // A server shutting down does not wait for lingering clients.
+            () = crate::server::until_shutdown(&mut shutdown) => return,
+            read = timeout_at(deadline, stream.read(&mut sink)) => read,
+        };
+        match read {
             Ok(Ok(n)) if n > 0 => total += n,
             _ => return,
         }

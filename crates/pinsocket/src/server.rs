@@ -31,6 +31,7 @@ pub(crate) struct Config {
     pub(crate) header_timeout: Duration,
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) limits: Limits,
+    pub(crate) max_connections: usize,
 }
 
 impl Default for Config {
@@ -45,6 +46,7 @@ impl Default for Config {
             header_timeout: Duration::from_secs(10),
             keep_alive_timeout: Duration::from_secs(30),
             limits: Limits::default(),
+            max_connections: 16_384,
         }
     }
 }
@@ -200,6 +202,15 @@ impl Server {
         self
     }
 
+    /// Most TCP connections (HTTP and WebSocket) served at once. Beyond it a
+    /// new connection is answered `503 Service Unavailable` and closed;
+    /// the open ones are unaffected. Default 16,384 (the process also needs
+    /// an open-file limit above it).
+    pub fn max_connections(mut self, n: usize) -> Server {
+        self.config.max_connections = n;
+        self
+    }
+
     /// Limits on request heads (default 8 KiB head, 2 KiB target).
     pub fn limits(mut self, limits: Limits) -> Server {
         self.config.limits = limits;
@@ -350,6 +361,11 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Send
                     // Each frame goes out in one write; Nagle would only add delay.
                     if let Err(e) = stream.set_nodelay(true) {
                         tracing::debug!(%peer, "set_nodelay: {e}");
+                    }
+                    if inner.tracker.count() >= inner.config.max_connections {
+                        tracing::warn!(%peer, "connection limit reached: answering 503");
+                        tokio::spawn(crate::http_conn::refuse(inner.clone(), stream));
+                        continue;
                     }
                     let guard = inner.tracker.track();
                     tokio::spawn(crate::http_conn::serve(inner.clone(), stream, peer, guard));
