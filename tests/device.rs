@@ -12,6 +12,7 @@ use pinsocket::device::{App, Config, Device, SimBoard};
 use serde_json::{Value, json};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -56,13 +57,30 @@ fn start(toml: &str) -> Bench {
     }
 }
 
+/// A client of the device protocol: asks for the `pinsocket` subprotocol.
 async fn connect(bench: &Bench) -> Ws {
     let url = format!("ws://{}/", bench.server.local_addr());
-    tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(url))
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "pinsocket".parse().unwrap());
+    let (ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
         .await
         .unwrap()
+        .unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "pinsocket");
+    ws
+}
+
+/// A client like the original's pages: no subprotocol, plain text.
+async fn connect_plain(bench: &Bench) -> Ws {
+    let url = format!("ws://{}/", bench.server.local_addr());
+    let (ws, response) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(url))
+        .await
         .unwrap()
-        .0
+        .unwrap();
+    assert!(response.headers().get("sec-websocket-protocol").is_none());
+    ws
 }
 
 /// The next text message, skipping control frames.
@@ -137,27 +155,36 @@ async fn every_client_gets_the_state_on_connect_and_after_each_change() {
 #[tokio::test]
 async fn the_original_plain_text_commands_switch_and_are_answered() {
     let bench = start("");
-    let mut page = connect(&bench).await;
+    // The original's page: it hears only the original's replies.
+    let mut page = connect_plain(&bench).await;
     let mut other = connect(&bench).await;
-    let initial = json!({"state": {"version": 1, "outputs": {"led": false}, "inputs": {}}});
-    assert_eq!(next_json(&mut page).await, initial);
-    assert_eq!(next_json(&mut other).await, initial);
+    let state = |version: u64, led: bool| json!({"state": {"version": version, "outputs": {"led": led}, "inputs": {}}});
+    assert_eq!(next_json(&mut other).await, state(1, false));
 
     send(&mut page, "HELLO from button").await;
     assert_eq!(next_text(&mut page).await, "Reply for HELLO from button");
     // The original page's spelling; the original program compared with "LEDOn".
     send(&mut page, "LEDon").await;
-    let on = json!({"state": {"version": 2, "outputs": {"led": true}, "inputs": {}}});
-    assert_eq!(next_json(&mut page).await, on);
     assert_eq!(next_text(&mut page).await, "Reply for LEDon");
-    assert_eq!(next_json(&mut other).await, on);
+    assert_eq!(next_json(&mut other).await, state(2, true));
     assert_eq!(bench.sim.level("led"), Some(Level::High));
 
     send(&mut page, "LEDOFF").await;
-    let off = json!({"state": {"version": 3, "outputs": {"led": false}, "inputs": {}}});
-    assert_eq!(next_json(&mut page).await, off);
     assert_eq!(next_text(&mut page).await, "Reply for LEDOFF");
+    assert_eq!(next_json(&mut other).await, state(3, false));
     assert_eq!(bench.sim.level("led"), Some(Level::Low));
+
+    // A device-protocol client may use the plain language too.
+    send(&mut other, "ledOn").await;
+    assert_eq!(next_json(&mut other).await, state(4, true));
+    assert_eq!(next_text(&mut other).await, "Reply for ledOn");
+
+    // A plain client that speaks JSON is sent the state from then on.
+    send(&mut page, r#"{"ping":3}"#).await;
+    assert_eq!(next_json(&mut page).await, state(4, true));
+    assert_eq!(next_json(&mut page).await, json!({"pong": 3}));
+    send(&mut other, "LEDoff").await;
+    assert_eq!(next_json(&mut page).await, state(5, false));
     drop((page, other));
     bench.server.shutdown();
 }
@@ -301,7 +328,11 @@ async fn a_client_that_never_reads_does_not_hold_up_the_others_and_is_closed() {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let stream = socket.connect(addr).await.unwrap();
-    let (stuck, _) = tokio_tungstenite::client_async(format!("ws://{addr}/"), stream)
+    let mut request = format!("ws://{addr}/").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("Sec-WebSocket-Protocol", "pinsocket".parse().unwrap());
+    let (stuck, _) = tokio_tungstenite::client_async(request, stream)
         .await
         .unwrap();
     let mut fast = connect(&bench).await;

@@ -155,7 +155,8 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
     match (wire.set, wire.toggle, wire.ping) {
         (Some(set), None, None) => Ok(Command::Set(set)),
         (None, Some(name), None) => Ok(Command::Toggle(name)),
-        (None, None, Some(n)) => Ok(Command::Ping(n)),
+        (None, None, Some(n)) if n.is_finite() => Ok(Command::Ping(n)),
+        (None, None, Some(_)) => Err(CommandError::WrongType),
         _ => Err(CommandError::BadCommand),
     }
 }

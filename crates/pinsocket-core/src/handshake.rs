@@ -118,17 +118,43 @@ pub fn validate_upgrade(req: &RequestHead<'_, '_>) -> Result<AcceptKey, Handshak
 /// Writes the `101 Switching Protocols` response into `out`; returns its
 /// length, or `None` if `out` is too small (160 bytes always suffice).
 pub fn write_switching_protocols(accept: &AcceptKey, out: &mut [u8]) -> Option<usize> {
-    let parts: [&[u8]; 3] = [
+    write_switching_protocols_with(accept, None, out)
+}
+
+/// Like [`write_switching_protocols`], naming the selected subprotocol in
+/// `Sec-WebSocket-Protocol` (160 bytes plus the protocol's length suffice).
+pub fn write_switching_protocols_with(
+    accept: &AcceptKey,
+    protocol: Option<&str>,
+    out: &mut [u8],
+) -> Option<usize> {
+    let (before, name, after): (&[u8], &[u8], &[u8]) = match protocol {
+        Some(p) => (b"Sec-WebSocket-Protocol: ", p.as_bytes(), b"\r\n"),
+        None => (b"", b"", b""),
+    };
+    let parts: [&[u8]; 6] = [
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
         &accept.0,
-        b"\r\n\r\n",
+        b"\r\n",
+        before,
+        name,
+        after,
     ];
     let mut n = 0;
-    for part in parts {
+    for part in parts.iter().chain([&&b"\r\n"[..]]) {
         out.get_mut(n..n + part.len())?.copy_from_slice(part);
         n += part.len();
     }
     Some(n)
+}
+
+/// The first of the server's `supported` subprotocols (in the server's order
+/// of preference) that the client offered in `Sec-WebSocket-Protocol`.
+pub fn select_protocol<'s>(req: &RequestHead<'_, '_>, supported: &[&'s str]) -> Option<&'s str> {
+    supported
+        .iter()
+        .copied()
+        .find(|p| req.has_token("sec-websocket-protocol", p))
 }
 
 #[cfg(test)]
@@ -248,5 +274,27 @@ mod tests {
             &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n"[..]
         );
         assert_eq!(write_switching_protocols(&accept, &mut out[..50]), None);
+        let mut out = [0u8; 160 + 9];
+        let n = write_switching_protocols_with(&accept, Some("pinsocket"), &mut out).unwrap();
+        assert_eq!(
+            &out[..n],
+            &b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\nSec-WebSocket-Protocol: pinsocket\r\n\r\n"[..]
+        );
+    }
+
+    #[test]
+    fn protocol_is_the_servers_first_choice_among_the_offered() {
+        let req = b"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat, pinsocket\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
+        let mut headers = [EMPTY_HEADER; 4];
+        let (req, _) = parse_request(req, &mut headers, &Limits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            select_protocol(&req, &["pinsocket", "chat"]),
+            Some("pinsocket")
+        );
+        assert_eq!(select_protocol(&req, &["mqtt"]), Some("mqtt"));
+        assert_eq!(select_protocol(&req, &["other"]), None);
+        assert_eq!(select_protocol(&req, &[]), None);
     }
 }

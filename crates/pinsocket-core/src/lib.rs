@@ -37,8 +37,8 @@ pub use device::{Change, Changes, Input, Level, Mode, Output, Pin, Pull};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};
 pub use handshake::{
-    AcceptKey, HandshakeError, accept_key, is_upgrade_request, validate_upgrade,
-    write_switching_protocols,
+    AcceptKey, HandshakeError, accept_key, is_upgrade_request, select_protocol, validate_upgrade,
+    write_switching_protocols, write_switching_protocols_with,
 };
 pub use http::{Body, HttpError, Limits, RequestHead, parse_request};
 pub use httparse::{EMPTY_HEADER, Header};

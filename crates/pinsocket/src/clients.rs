@@ -72,10 +72,24 @@ impl Clients {
     /// yet been sent the previous such message, this one replaces it. Use it
     /// for state snapshots; returns how many connections it was queued on.
     pub fn broadcast_latest_text(&self, text: &str) -> usize {
+        self.broadcast_latest_text_to(text, |_| true)
+    }
+
+    /// [`Clients::broadcast_latest_text`] to the connections `to` selects.
+    pub fn broadcast_latest_text_to(&self, text: &str, to: impl Fn(&Connection) -> bool) -> usize {
         let frame = encode_shared(OpCode::Text, text.as_bytes());
         self.conns()
             .values()
-            .filter(|conn| conn.send_latest(&frame).is_ok())
+            .filter(|conn| to(conn) && conn.send_latest(&frame).is_ok())
+            .count()
+    }
+
+    /// [`Clients::broadcast_text`] to the connections `to` selects.
+    pub fn broadcast_text_to(&self, text: &str, to: impl Fn(&Connection) -> bool) -> usize {
+        let frame = encode_shared(OpCode::Text, text.as_bytes());
+        self.conns()
+            .values()
+            .filter(|conn| to(conn) && conn.send_shared(&frame).is_ok())
             .count()
     }
 

@@ -113,6 +113,7 @@ pub(crate) struct Shared {
     id: u64,
     peer: SocketAddr,
     path: String,
+    protocol: Option<&'static str>,
     outbox: Mutex<Outbox>,
     /// Wakes the session task: something was queued or the state changed.
     pub(crate) wake: Notify,
@@ -154,6 +155,7 @@ impl Connection {
         id: u64,
         peer: SocketAddr,
         path: String,
+        protocol: Option<&'static str>,
         max_queue: usize,
         now_ms: u64,
     ) -> Connection {
@@ -162,6 +164,7 @@ impl Connection {
                 id,
                 peer,
                 path,
+                protocol,
                 outbox: Mutex::new(Outbox {
                     frames: VecDeque::new(),
                     tail: Vec::new(),
@@ -194,6 +197,12 @@ impl Connection {
     /// The request target of the upgrade request, e.g. `/` or `/ws?room=1`.
     pub fn path(&self) -> &str {
         &self.shared.path
+    }
+
+    /// The subprotocol agreed in the handshake, if any (see
+    /// [`Server::protocols`](crate::Server::protocols)).
+    pub fn protocol(&self) -> Option<&'static str> {
+        self.shared.protocol
     }
 
     /// True until the connection starts closing.

@@ -9,8 +9,8 @@ use std::sync::atomic::Ordering;
 
 use pinsocket_core::handshake::is_upgrade_request;
 use pinsocket_core::{
-    AcceptKey, Body, CloseCode, EMPTY_HEADER, RequestHead, parse_request, validate_upgrade,
-    write_switching_protocols,
+    AcceptKey, Body, CloseCode, EMPTY_HEADER, RequestHead, parse_request, select_protocol,
+    validate_upgrade, write_switching_protocols_with,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -270,6 +270,7 @@ fn decide_upgrade(
         clients.next_id(),
         peer,
         head.target.to_owned(),
+        select_protocol(head, inner.config.protocols),
         inner.config.max_send_queue,
         clients.now_ms(),
     );
@@ -306,8 +307,9 @@ pub(crate) struct Upgraded {
 
 async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked: Tracked) {
     let conn = ws.conn.clone();
-    let mut response = [0u8; 160];
-    let n = write_switching_protocols(&ws.accept, &mut response).unwrap_or(0);
+    let protocol = conn.protocol();
+    let mut response = vec![0u8; 160 + protocol.map_or(0, str::len)];
+    let n = write_switching_protocols_with(&ws.accept, protocol, &mut response).unwrap_or(0);
     if let Err(e) = stream.write_all(&response[..n]).await {
         tracing::debug!(peer = %conn.peer_addr(), "handshake write failed: {e}");
         drop(ws);

@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) max_connections: usize,
+    pub(crate) protocols: &'static [&'static str],
 }
 
 impl Default for Config {
@@ -47,6 +48,7 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             max_connections: 16_384,
+            protocols: &[],
         }
     }
 }
@@ -208,6 +210,15 @@ impl Server {
     /// an open-file limit above it).
     pub fn max_connections(mut self, n: usize) -> Server {
         self.config.max_connections = n;
+        self
+    }
+
+    /// Subprotocols the server speaks, most preferred first. A client that
+    /// offers one of them in `Sec-WebSocket-Protocol` gets the first match
+    /// confirmed in the handshake ([`Connection::protocol`]); a client that
+    /// offers none, or none of these, is served without one. Default: none.
+    pub fn protocols(mut self, protocols: &'static [&'static str]) -> Server {
+        self.config.protocols = protocols;
         self
     }
 

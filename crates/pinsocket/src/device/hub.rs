@@ -2,6 +2,7 @@
 //! an input edge or the failsafe — is applied once, under one lock, and
 //! broadcast to every client in the order applied.
 
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
@@ -11,6 +12,10 @@ use pinsocket_core::json;
 
 use super::backend::{Backend, BackendError, EventSink};
 use crate::{Clients, Connection, Server};
+
+/// The WebSocket subprotocol of the device protocol (docs/PROTOCOL.md). A
+/// client that asks for it receives the state on connect and every change.
+pub const PROTOCOL: &str = "pinsocket";
 
 /// A board: its pins and how the failsafe behaves.
 #[derive(Debug, Clone)]
@@ -59,6 +64,10 @@ pub(crate) struct HubInner {
 struct HubState {
     /// Logical level of each pin.
     levels: Vec<Level>,
+    /// Connections sent state and events: those that asked for the
+    /// `pinsocket` subprotocol or spoke JSON. Clients that only speak the
+    /// original's plain text see exactly the original's conversation.
+    subscribers: HashSet<u64>,
     version: u64,
     backend: Option<Box<dyn Backend>>,
     last_message: Instant,
@@ -96,6 +105,7 @@ impl Device {
             pins: board.pins,
             state: Mutex::new(HubState {
                 levels,
+                subscribers: HashSet::new(),
                 version: 1,
                 backend: None,
                 last_message: Instant::now(),
@@ -126,19 +136,24 @@ impl Device {
         Ok(Device { inner })
     }
 
-    /// Installs the device's callbacks on `server`: every client gets the
-    /// state on connect and after every change, and may send commands.
+    /// Installs the device's callbacks on `server`. Clients that ask for
+    /// the [`PROTOCOL`] subprotocol get the state on connect and after every
+    /// change; so do clients once they send JSON. Every client may send
+    /// commands; plain text is answered `Reply for <msg>`.
     pub fn serve(&self, server: Server) -> Server {
         let _ = self.inner.clients.set(server.clients());
         let (on_accept, on_text, on_close) =
             (self.inner.clone(), self.inner.clone(), self.inner.clone());
         server
+            .protocols(&[PROTOCOL])
             .on_accept(move |conn, _req| {
-                on_accept.greet(conn);
+                if conn.protocol() == Some(PROTOCOL) {
+                    on_accept.subscribe(conn);
+                }
                 Ok(())
             })
             .on_text(move |conn, msg| on_text.on_text(conn, msg))
-            .on_close(move |_conn, _code, _reason| on_close.client_left())
+            .on_close(move |conn, _code, _reason| on_close.client_left(conn))
     }
 
     /// The board's pins.
@@ -173,10 +188,17 @@ impl HubInner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Sends the current state to a client that just connected.
-    fn greet(&self, conn: &Connection) {
-        let state = self.lock();
-        let _ = conn.send_latest_text(&self.encode_state(&state));
+    /// Adds a client to those sent state and events, starting with the
+    /// current state.
+    fn subscribe(&self, conn: &Connection) {
+        let mut state = self.lock();
+        Self::subscribe_locked(&mut state, conn, self);
+    }
+
+    fn subscribe_locked(state: &mut HubState, conn: &Connection, hub: &HubInner) {
+        if state.subscribers.insert(conn.id()) {
+            let _ = conn.send_latest_text(&hub.encode_state(state));
+        }
     }
 
     fn on_text(&self, conn: &Connection, msg: &str) {
@@ -184,6 +206,10 @@ impl HubInner {
         let mut state = self.lock();
         state.last_message = Instant::now();
         state.failsafe_done = false;
+        if msg.trim_start().starts_with('{') {
+            // A client speaking JSON wants the state, subprotocol or not.
+            Self::subscribe_locked(&mut state, conn, self);
+        }
         let command = match parsed {
             Ok(command) => command,
             Err(e) => {
@@ -268,7 +294,7 @@ impl HubInner {
         state.version += 1;
         let text = self.encode_state(state);
         if let Some(clients) = self.clients.get() {
-            clients.broadcast_latest_text(&text);
+            clients.broadcast_latest_text_to(&text, |c| state.subscribers.contains(&c.id()));
         }
     }
 
@@ -305,13 +331,15 @@ impl HubInner {
         if let Ok(len) = json::encode_event(p.name(), level, &mut out)
             && let Some(clients) = self.clients.get()
         {
-            clients.broadcast_text(std::str::from_utf8(&out[..len]).unwrap_or_default());
+            let text = std::str::from_utf8(&out[..len]).unwrap_or_default();
+            clients.broadcast_text_to(text, |c| state.subscribers.contains(&c.id()));
         }
         self.publish(&mut state);
     }
 
     /// A client disconnected; the last one leaving trips the failsafe.
-    fn client_left(&self) {
+    fn client_left(&self, conn: &Connection) {
+        self.lock().subscribers.remove(&conn.id());
         if self.clients.get().is_some_and(Clients::is_empty) {
             self.to_safe("last client disconnected", |o| o.failsafe);
         }

@@ -21,5 +21,5 @@ pub use backend::{Backend, BackendError, EventSink};
 pub use config::{BackendKind, Config, ConfigError, Limits as ConfigLimits};
 #[cfg(target_os = "linux")]
 pub use gpio_cdev::GpioCdev;
-pub use hub::{Board, Device, Snapshot};
+pub use hub::{Board, Device, PROTOCOL, Snapshot};
 pub use sim::{SimBackend, SimBoard};

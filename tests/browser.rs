@@ -1,0 +1,697 @@
+//! The device server's pages in a real browser: headless chromium, driven
+//! over WebDriver by chromedriver, loads the pages from an in-process device
+//! server on 127.0.0.1 and presses their buttons while the test watches the
+//! simulated board's line 12.
+//!
+//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
+//! them); without them every test here fails and says how to install them.
+//!
+//! Each test starts its own device server, its own chromedriver on a free
+//! local port and its own chromium with a fresh profile, so the tests share
+//! nothing and may run in any order or in parallel. A guard ends the browser
+//! session and chromedriver and removes the profile even when a test fails.
+//! Every wait is bounded, and so is each test as a whole. Screenshots go to
+//! `<target>/browser-screenshots/`.
+#![allow(clippy::unwrap_used)]
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use pinsocket::RunningServer;
+use pinsocket::core::Level;
+use pinsocket::device::{App, Config, SimBoard};
+use serde_json::{Value, json};
+
+/// Where Debian's `chromium` package puts the browser.
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's `chromium-driver`, looked up on `PATH`.
+const CHROMEDRIVER: &str = "chromedriver";
+const INSTALL_HINT: &str = "the browser tests need Debian's chromium and chromium-driver: \
+     run `apt-get update && apt-get install -y chromium chromium-driver` (.ci/run does)";
+
+/// The longest a page may take to show what a step expects.
+const WAIT: Duration = Duration::from_secs(5);
+/// How often a wait looks again.
+const POLL: Duration = Duration::from_millis(25);
+/// The longest a whole test may take.
+const TEST_LIMIT: Duration = Duration::from_secs(90);
+
+/// One failsafe output, `led`, on line 12: the original demo's board.
+const LED_BOARD: &str = r#"
+[[output]]
+name = "led"
+line = 12
+failsafe = true
+"#;
+
+// ---- the tests --------------------------------------------------------------
+
+/// The control page (`/`): a switch press reaches the line, and every open
+/// window shows the state the device broadcasts, whoever pressed.
+#[tokio::test]
+async fn control_page_switches_the_led_and_every_window_follows() {
+    bounded(async {
+        let device = DeviceUnderTest::start();
+        let browser = Browser::start().await;
+        let web = &browser.client;
+
+        // Window A.
+        browser.goto(&device.url("/")).await;
+        let window_a = web.window().await.unwrap();
+        browser.wait_text("conn", "connected").await;
+        browser.wait_attr("led-led", "data-level", "low").await;
+        browser.wait_attr("out-led", "aria-pressed", "false").await;
+        browser.wait_text("version", "1").await;
+        assert_eq!(device.sim.line(12), Some(Level::Low));
+        let log = browser.log().await;
+        assert_eq!(
+            log.get(..2),
+            Some(
+                &[
+                    format!("Connection to {}...", device.ws_url()),
+                    "-- CONNECTED --".to_owned()
+                ][..]
+            ),
+            "{log:#?}"
+        );
+
+        browser.click("out-led").await;
+        device.wait_line(Level::High).await;
+        browser.wait_attr("led-led", "data-level", "high").await;
+        browser.wait_attr("out-led", "aria-pressed", "true").await;
+        browser.wait_text("version", "2").await;
+        browser
+            .wait_log("the switch command in A's log", |log| {
+                log.iter().any(|l| l == r#"SENT: {"set":{"led":true}}"#)
+            })
+            .await;
+        let rtt = browser
+            .wait_for(
+                "the round trip time in milliseconds",
+                || browser.text("rtt"),
+                |rtt| rtt.as_deref().is_ok_and(is_latency),
+            )
+            .await
+            .unwrap();
+        eprintln!("control page round trip: {rtt}");
+        browser.screenshot("control-a.png").await;
+
+        // Window B opens on a device whose LED is already on.
+        let window_b = web.new_window(false).await.unwrap().handle;
+        web.switch_to_window(window_b).await.unwrap();
+        browser.size_window().await;
+        browser.goto(&device.url("/")).await;
+        browser.wait_text("conn", "connected").await;
+        browser.wait_attr("led-led", "data-level", "high").await;
+        browser.wait_attr("out-led", "aria-pressed", "true").await;
+        browser.wait_text("version", "2").await;
+        browser.screenshot("control-b.png").await;
+        assert_eq!(device.server().clients().len(), 2);
+
+        // B switches it off; A, which pressed nothing since, follows.
+        browser.click("out-led").await;
+        device.wait_line(Level::Low).await;
+        browser.wait_attr("led-led", "data-level", "low").await;
+        browser.wait_attr("out-led", "aria-pressed", "false").await;
+        browser.wait_text("version", "3").await;
+        web.switch_to_window(window_a).await.unwrap();
+        browser.wait_attr("led-led", "data-level", "low").await;
+        browser.wait_attr("out-led", "aria-pressed", "false").await;
+        browser.wait_text("version", "3").await;
+        browser.wait_text("conn", "connected").await;
+        let sent: Vec<String> = browser
+            .log()
+            .await
+            .into_iter()
+            .filter(|l| l.starts_with("SENT: "))
+            .collect();
+        assert_eq!(sent, [r#"SENT: {"set":{"led":true}}"#], "A's commands");
+        assert_eq!(device.sim.line(12), Some(Level::Low));
+
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+/// The original's `led.html`: its four buttons, its plain-text commands and
+/// the replies the original program gave.
+#[tokio::test]
+async fn original_led_page_switches_line_12_and_logs_the_replies() {
+    bounded(async {
+        let device = DeviceUnderTest::start();
+        let browser = Browser::start().await;
+        browser.goto(&device.url("/led.html")).await;
+        browser.wait_text("status", "connected").await;
+
+        browser.click("on").await;
+        device.wait_line(Level::High).await;
+        let log = browser
+            .wait_log("the reply to LEDon", |log| {
+                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
+            })
+            .await;
+        assert!(log.iter().any(|l| l == "SENT: LEDon"), "{log:#?}");
+
+        browser.click("off").await;
+        device.wait_line(Level::Low).await;
+        browser
+            .wait_log("the reply to LEDoff", |log| {
+                log.iter().any(|l| l == "RECEIVED: Reply for LEDoff")
+            })
+            .await;
+
+        browser.click("hello").await;
+        browser
+            .wait_log("the reply to HELLO", |log| {
+                log.iter()
+                    .any(|l| l == "RECEIVED: Reply for HELLO from button")
+            })
+            .await;
+        assert_eq!(device.sim.line(12), Some(Level::Low));
+
+        browser.click("close").await;
+        let log = browser
+            .wait_log("the page to disconnect", |log| {
+                log.last().is_some_and(|l| l == "-- DISCONNECTED --")
+            })
+            .await;
+        browser.wait_text("status", "disconnected").await;
+        browser.screenshot("led.png").await;
+
+        // The whole conversation, in order, exactly the original's: a page
+        // that speaks plain text is sent no JSON.
+        let expected = [
+            format!("Connection to {}...", device.ws_url()),
+            "-- CONNECTED --".to_owned(),
+            "SENT: LEDon".to_owned(),
+            "RECEIVED: Reply for LEDon".to_owned(),
+            "SENT: LEDoff".to_owned(),
+            "RECEIVED: Reply for LEDoff".to_owned(),
+            "SENT: HELLO from button".to_owned(),
+            "RECEIVED: Reply for HELLO from button".to_owned(),
+            "-- DISCONNECTED --".to_owned(),
+        ];
+        assert_eq!(log, expected);
+        device
+            .wait_for("the server to forget the page", || {
+                device.server().clients().is_empty()
+            })
+            .await;
+
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+/// The original's `wstest.html`: connect, send one message, print the
+/// reply, disconnect after five seconds.
+#[tokio::test]
+async fn original_wstest_page_gets_its_reply_and_disconnects_after_five_seconds() {
+    bounded(async {
+        let device = DeviceUnderTest::start();
+        let browser = Browser::start().await;
+        let loading = Instant::now();
+        browser.goto(&device.url("/wstest.html")).await;
+        browser
+            .wait_log("the reply", |log| {
+                log.iter()
+                    .any(|l| l == "RECEIVED: Reply for Hello world :)")
+            })
+            .await;
+        let log = browser
+            .wait_log_for(
+                "the page to disconnect after 5 s",
+                Duration::from_secs(8),
+                |log| log.last().is_some_and(|l| l == "-- DISCONNECTED --"),
+            )
+            .await;
+        let after = loading.elapsed();
+        // The page's timer starts when the socket opens, after the load began.
+        assert!(
+            after >= Duration::from_millis(4900),
+            "disconnected after {after:?}"
+        );
+        browser.screenshot("wstest.png").await;
+
+        // Exactly the original's conversation.
+        let expected = [
+            format!("Connection to {}...", device.ws_url()),
+            "-- CONNECTED --".to_owned(),
+            "SENT: Hello world :)".to_owned(),
+            "RECEIVED: Reply for Hello world :)".to_owned(),
+            "-- DISCONNECTED --".to_owned(),
+        ];
+        assert_eq!(log, expected);
+
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+// ---- the device server ------------------------------------------------------
+
+/// The device server on a free loopback port with a simulated board.
+struct DeviceUnderTest {
+    server: Option<RunningServer>,
+    sim: SimBoard,
+}
+
+impl DeviceUnderTest {
+    fn start() -> DeviceUnderTest {
+        let config = Config::parse(LED_BOARD, Path::new("browser-test.toml")).unwrap();
+        let app = App::new(config, Some("127.0.0.1:0".parse().unwrap()), None).unwrap();
+        let server = app
+            .server
+            .close_timeout(Duration::from_millis(500))
+            .start()
+            .unwrap();
+        DeviceUnderTest {
+            server: Some(server),
+            sim: app.sim.unwrap(),
+        }
+    }
+
+    fn server(&self) -> &RunningServer {
+        self.server.as_ref().unwrap()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server().local_addr())
+    }
+
+    /// The URL the pages build from their location.
+    fn ws_url(&self) -> String {
+        format!("ws://{}/", self.server().local_addr())
+    }
+
+    async fn wait_for(&self, what: &str, check: impl Fn() -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !check() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits for the simulated line 12 to reach `level`.
+    async fn wait_line(&self, level: Level) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let now = self.sim.line(12);
+            if now == Some(level) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "line 12 is {now:?}, expected {level:?}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    fn shutdown(mut self) {
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
+}
+
+// ---- the browser ------------------------------------------------------------
+
+/// A chromium session on its own chromedriver.
+struct Browser {
+    client: Client,
+    /// Declared after `client`: dropped last, it ends the session itself.
+    driver: Driver,
+}
+
+impl Browser {
+    /// Starts chromedriver and, through it, a headless chromium.
+    async fn start() -> Browser {
+        assert!(
+            Path::new(CHROMIUM).exists(),
+            "{CHROMIUM} is missing: {INSTALL_HINT}"
+        );
+        let mut driver = Driver::start();
+        let args = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            &format!("--user-data-dir={}", driver.profile.display()),
+        ];
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let connecting = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&format!("http://127.0.0.1:{}", driver.port))
+            .await;
+        let client = match connecting {
+            Ok(client) => client,
+            Err(err) => panic!("chromium did not start through chromedriver: {err}"),
+        };
+        driver.session = client.session_id().await.unwrap();
+        let browser = Browser { client, driver };
+        browser.size_window().await;
+        browser
+    }
+
+    /// Wide enough for the control page's two columns.
+    async fn size_window(&self) {
+        self.client.set_window_size(1100, 900).await.unwrap();
+    }
+
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    async fn click(&self, id: &str) {
+        let button = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Id(id))
+            .await
+            .unwrap_or_else(|err| panic!("no #{id} on the page: {err}"));
+        button.click().await.unwrap();
+    }
+
+    /// The visible text of the element with this id.
+    async fn text(&self, id: &str) -> Result<String, String> {
+        let element = self
+            .client
+            .find(Locator::Id(id))
+            .await
+            .map_err(|e| e.to_string())?;
+        element.text().await.map_err(|e| e.to_string())
+    }
+
+    async fn attr(&self, id: &str, name: &str) -> Result<Option<String>, String> {
+        let element = self
+            .client
+            .find(Locator::Id(id))
+            .await
+            .map_err(|e| e.to_string())?;
+        element.attr(name).await.map_err(|e| e.to_string())
+    }
+
+    /// The lines of `#log`, one per `<div>`.
+    async fn log(&self) -> Vec<String> {
+        let lines = self
+            .client
+            .execute(
+                "return Array.from(document.querySelectorAll('#log > div'), d => d.textContent);",
+                Vec::new(),
+            )
+            .await
+            .unwrap();
+        serde_json::from_value(lines).unwrap()
+    }
+
+    /// Probes until `done` holds, for at most [`WAIT`]; returns the last probe.
+    async fn wait_for<T: Debug, F: Future<Output = T>>(
+        &self,
+        what: &str,
+        probe: impl Fn() -> F,
+        done: impl Fn(&T) -> bool,
+    ) -> T {
+        wait_until(what, WAIT, probe, done).await
+    }
+
+    async fn wait_text(&self, id: &str, expected: &str) {
+        self.wait_for(
+            &format!("#{id} to read {expected:?}"),
+            || self.text(id),
+            |text| text.as_deref() == Ok(expected),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn wait_attr(&self, id: &str, name: &str, expected: &str) {
+        self.wait_for(
+            &format!("#{id} {name}={expected:?}"),
+            || self.attr(id, name),
+            |value| matches!(value, Ok(Some(v)) if v == expected),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn wait_log(&self, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
+        self.wait_log_for(what, WAIT, done).await
+    }
+
+    async fn wait_log_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        done: impl Fn(&[String]) -> bool,
+    ) -> Vec<String> {
+        wait_until(what, limit, || self.log(), |log| done(log)).await
+    }
+
+    /// Saves a PNG of the current window under `<target>/browser-screenshots/`.
+    async fn screenshot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, png).unwrap();
+        eprintln!("screenshot: {}", path.display());
+    }
+
+    /// Ends the session politely; the driver's guard does the rest.
+    async fn finish(self) {
+        let Browser { client, mut driver } = self;
+        let closed = tokio::time::timeout(WAIT, client.close()).await;
+        assert!(
+            matches!(closed, Ok(Ok(()))),
+            "closing the session: {closed:?}"
+        );
+        driver.session = None;
+        drop(driver);
+    }
+}
+
+/// Probes until `done` holds, for at most `limit`; returns the last probe,
+/// or fails showing it.
+async fn wait_until<T: Debug, F: Future<Output = T>>(
+    what: &str,
+    limit: Duration,
+    probe: impl Fn() -> F,
+    done: impl Fn(&T) -> bool,
+) -> T {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = probe().await;
+        if done(&seen) {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}; last seen: {seen:#?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// `0.8 ms` and the like.
+fn is_latency(text: &str) -> bool {
+    text.strip_suffix(" ms")
+        .and_then(|n| n.parse::<f64>().ok())
+        .is_some_and(|ms| ms.is_finite() && ms >= 0.0)
+}
+
+fn screenshot_dir() -> PathBuf {
+    let target = option_env!("CARGO_TARGET_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
+        |dir| Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
+    );
+    target.join("browser-screenshots")
+}
+
+/// Fails the test if `test` takes longer than [`TEST_LIMIT`]; dropping it
+/// then still ends the browser.
+async fn bounded(test: impl Future<Output = ()>) {
+    if tokio::time::timeout(TEST_LIMIT, test).await.is_err() {
+        panic!("the test took longer than {TEST_LIMIT:?}");
+    }
+}
+
+// ---- chromedriver -----------------------------------------------------------
+
+/// A chromedriver process on a loopback port, and the chromium profile
+/// folder its session uses. Dropping it ends the session (chromium quits),
+/// stops chromedriver and removes the profile.
+struct Driver {
+    child: Child,
+    port: u16,
+    session: Option<String>,
+    profile: PathBuf,
+}
+
+impl Driver {
+    fn start() -> Driver {
+        // A port freed a moment ago may be taken again before chromedriver
+        // binds it: try a few.
+        let mut last_error = String::new();
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = match Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+            {
+                Ok(child) => child,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    panic!("{CHROMEDRIVER} is not on PATH: {INSTALL_HINT}")
+                }
+                Err(err) => panic!("starting {CHROMEDRIVER}: {err}"),
+            };
+            match wait_ready(&mut child, port) {
+                Ok(()) => {
+                    return Driver {
+                        child,
+                        port,
+                        session: None,
+                        profile: fresh_profile_dir(),
+                    };
+                }
+                Err(err) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    last_error = err;
+                }
+            }
+        }
+        panic!("chromedriver did not start: {last_error}");
+    }
+}
+
+/// Waits, at most 10 s, until the chromedriver on `port` reports itself ready.
+fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Err(format!("it exited with {status}"));
+        }
+        if let Ok(reply) = http(port, "GET", "/status")
+            && reply.contains("\"ready\":true")
+        {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("it did not answer on port {port} within 10 s"));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Ending the session quits chromium; a failed test never got to.
+        if let Some(id) = self.session.take() {
+            let _ = http(self.port, "DELETE", &format!("/session/{id}"));
+        }
+        let _ = http(self.port, "GET", "/shutdown");
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Chromium may take a moment to let go of its profile.
+        for _ in 0..50 {
+            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A new, empty folder for one chromium profile.
+fn fresh_profile_dir() -> PathBuf {
+    static COUNT: AtomicU32 = AtomicU32::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let dir = std::env::temp_dir().join(format!(
+        "pinsocket-browser-{}-{}-{nanos}",
+        std::process::id(),
+        COUNT.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&dir).unwrap();
+    dir
+}
+
+/// A bodiless request to chromedriver, blocking and bounded; the whole
+/// answer, head and body. For the guard, which cannot await.
+fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    // chromedriver keeps the connection open whatever the request says:
+    // read the head, then as much body as it announces.
+    let mut reply = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            break;
+        }
+        reply.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&reply);
+        if let Some(head_len) = text.find("\r\n\r\n") {
+            let body_len = text[..head_len]
+                .lines()
+                .filter_map(|line| line.split_once(':'))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
+                .and_then(|(_, value)| value.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            if reply.len() >= head_len + 4 + body_len {
+                break;
+            }
+        }
+    }
+    Ok(String::from_utf8_lossy(&reply).into_owned())
+}
