@@ -9,9 +9,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use pinsocket::{CloseCode, Connection, RunningServer, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout};
@@ -253,25 +255,80 @@ pub(crate) const OP_PONG: u8 = 0xA;
 /// Encodes a frame. `rsv` is RSV1..3 as the low three bits; `mask` masks
 /// the payload with [`MASK`] as a client must.
 pub(crate) fn encode_frame(fin: bool, rsv: u8, opcode: u8, payload: &[u8], mask: bool) -> Vec<u8> {
-    let mut out = vec![(u8::from(fin) << 7) | ((rsv & 7) << 4) | (opcode & 0x0f)];
+    let b0 = (u8::from(fin) << 7) | ((rsv & 7) << 4) | (opcode & 0x0f);
+    let mut out = header_bytes(b0, payload.len() as u64, LenForm::Minimal, mask);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    if mask {
+        mask_in_place(&mut out[start..], 0);
+    }
+    out
+}
+
+/// How a frame header writes its payload length (RFC 6455 §5.2): the
+/// 7-bit field alone, or 126 and a 16-bit length, or 127 and a 64-bit one.
+/// The RFC asks senders for the shortest; the longer ones are "non-minimal".
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LenForm {
+    /// The shortest encoding of the length.
+    Minimal,
+    /// 126 and a 16-bit length, whatever the length.
+    Bits16,
+    /// 127 and a 64-bit length, whatever the length.
+    Bits64,
+}
+
+/// A frame header: first byte `b0` (FIN, RSV, opcode as given), the length
+/// `len` written in `form`, then [`MASK`] if `mask`. Lets a test announce a
+/// length and send less (or none) of the payload.
+pub(crate) fn header_bytes(b0: u8, len: u64, form: LenForm, mask: bool) -> Vec<u8> {
     let mask_bit = if mask { 0x80 } else { 0 };
-    let len = payload.len();
-    if len < 126 {
-        out.push(mask_bit | len as u8);
-    } else if len <= usize::from(u16::MAX) {
-        out.push(mask_bit | 126);
-        out.extend_from_slice(&(len as u16).to_be_bytes());
-    } else {
-        out.push(mask_bit | 127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
+    let form = match form {
+        LenForm::Minimal if len < 126 => None,
+        LenForm::Minimal if len <= u64::from(u16::MAX) => Some(LenForm::Bits16),
+        LenForm::Minimal => Some(LenForm::Bits64),
+        other => Some(other),
+    };
+    let mut out = vec![b0];
+    match form {
+        None => out.push(mask_bit | len as u8),
+        Some(LenForm::Bits16) => {
+            out.push(mask_bit | 126);
+            out.extend_from_slice(&u16::try_from(len).unwrap().to_be_bytes());
+        }
+        Some(_) => {
+            out.push(mask_bit | 127);
+            out.extend_from_slice(&len.to_be_bytes());
+        }
     }
     if mask {
         out.extend_from_slice(&MASK);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ MASK[i % 4]));
-    } else {
-        out.extend_from_slice(payload);
     }
     out
+}
+
+/// XORs `data` with [`MASK`] as payload bytes starting at `offset` in
+/// their frame.
+pub(crate) fn mask_in_place(data: &mut [u8], offset: usize) {
+    for (i, b) in data.iter_mut().enumerate() {
+        *b ^= MASK[(offset + i) % 4];
+    }
+}
+
+/// A masked frame with the first byte `b0` as given (so reserved opcodes
+/// and bits go out unchanged) and its length written in `form`.
+pub(crate) fn frame_as(b0: u8, payload: &[u8], form: LenForm) -> Vec<u8> {
+    let mut out = header_bytes(b0, payload.len() as u64, form, true);
+    let start = out.len();
+    out.extend_from_slice(payload);
+    mask_in_place(&mut out[start..], 0);
+    out
+}
+
+/// The exact bytes of an unmasked final frame as the server sends it:
+/// minimal length encoding, then the payload.
+pub(crate) fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    encode_frame(true, 0, opcode, payload, false)
 }
 
 /// A masked, final, RSV-free frame: what a well-behaved client sends.
@@ -420,6 +477,61 @@ impl RawWs {
         assert_eq!(n, 0, "expected end of stream, got more: {:?}", self.buf);
         assert!(self.buf.is_empty(), "unread bytes: {:?}", self.buf);
     }
+
+    /// Sends one masked final frame and asserts the server echoes it
+    /// exactly: the same opcode and payload, unmasked, minimal length.
+    pub(crate) async fn expect_echo(&mut self, opcode: u8, payload: &[u8]) {
+        self.write(&client_frame(opcode, payload)).await;
+        self.expect_bytes(&server_frame(opcode, payload)).await;
+    }
+
+    /// Reads as many bytes as `expected` has and asserts they are equal
+    /// (without printing megabytes when they are not).
+    pub(crate) async fn expect_bytes(&mut self, expected: &[u8]) {
+        let got = self.read_bytes(expected.len()).await;
+        if got != expected {
+            let at = got.iter().zip(expected).position(|(a, b)| a != b);
+            panic!(
+                "{} bytes differ from the expected ones, first at {at:?}; got starts {:?}, expected starts {:?}",
+                expected.len(),
+                &got[..got.len().min(16)],
+                &expected[..expected.len().min(16)],
+            );
+        }
+    }
+
+    /// Reads until the end of the stream, whether it ends with FIN or a
+    /// reset, and returns everything read; fails the test if it does not
+    /// end within [`WAIT`].
+    pub(crate) async fn read_to_end(&mut self) -> Vec<u8> {
+        let mut chunk = [0u8; 16 * 1024];
+        within("end of stream", async {
+            loop {
+                match self.stream.read(&mut chunk).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+        })
+        .await;
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Connects a raw client to `addr`, writes `bytes` and asserts that the
+/// server fails the connection as RFC 6455 §7.1.7 asks: a close frame with
+/// `code` and a non-empty reason, then the end of TCP. `what` names the
+/// input in failure messages. Returns the reason.
+pub(crate) async fn expect_failure(addr: SocketAddr, what: &str, bytes: &[u8], code: u16) -> String {
+    let mut ws = RawWs::connect(addr, "/").await;
+    ws.write(bytes).await;
+    let frame = ws.read_frame().await;
+    assert_eq!(frame.opcode, OP_CLOSE, "{what}: expected a close frame, got {frame:?}");
+    let (got, reason) = frame.close();
+    assert_eq!(got, code, "{what}: close code (reason {reason:?})");
+    assert!(!reason.is_empty(), "{what}: close {code} without a reason");
+    ws.expect_eof().await;
+    reason
 }
 
 // ---------------------------------------------------------------------------
@@ -497,4 +609,115 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Servers and what they report
+// ---------------------------------------------------------------------------
+
+/// The largest message the echo server takes: examples/echo's default.
+pub(crate) const ECHO_MAX_MESSAGE: usize = 16 << 20;
+
+/// The server of `examples/echo` as a builder, for tests to add settings
+/// (short timeouts, an `on_close`) before starting it: messages up to
+/// 16 MiB, a 32 MiB send queue, every text and binary message echoed.
+pub(crate) fn echo_builder() -> Server {
+    Server::new()
+        .bind(any_port())
+        .max_message_len(ECHO_MAX_MESSAGE)
+        .max_send_queue(2 * ECHO_MAX_MESSAGE)
+        .on_text(|c, m| {
+            let _ = c.send_text(m);
+        })
+        .on_binary(|c, d| {
+            let _ = c.send_binary(d);
+        })
+}
+
+/// The echo server of [`echo_builder`], started.
+pub(crate) fn echo_server() -> RunningServer {
+    echo_builder().start().unwrap()
+}
+
+/// The contents of a built-in page, by its path without the leading slash
+/// (`index.html`, `led.html`, `wstest.html`).
+pub(crate) fn builtin_page(path: &str) -> &'static [u8] {
+    pinsocket::PAGES
+        .iter()
+        .find(|p| p.path() == path)
+        .unwrap_or_else(|| panic!("no built-in page {path}"))
+        .contents()
+}
+
+/// Records every `on_close` call: connection id, code and reason.
+#[derive(Clone, Default)]
+pub(crate) struct Closes(Arc<Mutex<Vec<(u64, u16, String)>>>);
+
+impl Closes {
+    /// A new, empty record.
+    pub(crate) fn new() -> Closes {
+        Closes::default()
+    }
+
+    /// The `on_close` callback that records into this.
+    pub(crate) fn hook(&self) -> impl Fn(&Connection, CloseCode, &str) + Send + Sync + 'static {
+        let log = self.clone();
+        move |conn, code, reason| {
+            log.0
+                .lock()
+                .unwrap()
+                .push((conn.id(), code.0, reason.to_owned()));
+        }
+    }
+
+    /// What was recorded so far.
+    pub(crate) fn all(&self) -> Vec<(u64, u16, String)> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// How many calls were recorded.
+    pub(crate) fn count(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+
+    /// Waits (at most `limit`) until `n` calls were recorded and returns
+    /// their codes and reasons; fails the test if more than `n` were.
+    pub(crate) async fn wait_for(&self, n: usize, limit: Duration) -> Vec<(u16, String)> {
+        wait_until(&format!("{n} on_close calls"), limit, || self.count() >= n).await;
+        let all = self.all();
+        assert_eq!(all.len(), n, "more on_close calls than expected: {all:?}");
+        all.into_iter().map(|(_, code, reason)| (code, reason)).collect()
+    }
+}
+
+/// Waits until the server holds no WebSocket and no TCP connection.
+pub(crate) async fn wait_all_gone(server: &RunningServer, limit: Duration) {
+    wait_until("no clients and no connections left", limit, || {
+        server.clients().is_empty() && server.connections() == 0
+    })
+    .await;
+}
+
+/// Drops `stream` with a reset instead of a FIN (`SO_LINGER` of zero): an
+/// abrupt disconnect, as when a client's machine loses power mid-frame.
+pub(crate) fn reset(stream: TcpStream) {
+    stream.set_zero_linger().unwrap();
+    drop(stream);
+}
+
+/// This process's resident set size in bytes (`VmRSS` in /proc/self/status).
+pub(crate) fn rss_bytes() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("no VmRSS in /proc/self/status");
+    let kib: u64 = line
+        .trim_start_matches("VmRSS:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib * 1024
 }
