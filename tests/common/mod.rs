@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: bounded waits, a small HTTP
 //! response reader, a raw WebSocket client (handshake by hand, hand-built
-//! masked frames) and throwaway folders.
+//! masked frames in any length encoding), throwaway folders, the echo
+//! server of `examples/echo`, an `on_close` recorder and the process's
+//! resident memory.
 //!
 //! Each test file uses a subset of these, hence the `dead_code` allowance.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -462,6 +464,19 @@ impl RawWs {
         }
     }
 
+    /// Reads one whole frame like [`RawWs::read_frame`], or `None` if the
+    /// stream ends (FIN or reset) before its first byte.
+    pub(crate) async fn try_read_frame(&mut self) -> Option<Frame> {
+        if self.buf.is_empty() {
+            let mut chunk = [0u8; 16 * 1024];
+            match within("next frame", self.stream.read(&mut chunk)).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+        Some(self.read_frame().await)
+    }
+
     /// Reads one frame and asserts it is a close frame with `code`; returns
     /// its reason.
     pub(crate) async fn expect_close(&mut self, code: u16) -> String {
@@ -522,11 +537,19 @@ impl RawWs {
 /// server fails the connection as RFC 6455 §7.1.7 asks: a close frame with
 /// `code` and a non-empty reason, then the end of TCP. `what` names the
 /// input in failure messages. Returns the reason.
-pub(crate) async fn expect_failure(addr: SocketAddr, what: &str, bytes: &[u8], code: u16) -> String {
+pub(crate) async fn expect_failure(
+    addr: SocketAddr,
+    what: &str,
+    bytes: &[u8],
+    code: u16,
+) -> String {
     let mut ws = RawWs::connect(addr, "/").await;
     ws.write(bytes).await;
     let frame = ws.read_frame().await;
-    assert_eq!(frame.opcode, OP_CLOSE, "{what}: expected a close frame, got {frame:?}");
+    assert_eq!(
+        frame.opcode, OP_CLOSE,
+        "{what}: expected a close frame, got {frame:?}"
+    );
     let (got, reason) = frame.close();
     assert_eq!(got, code, "{what}: close code (reason {reason:?})");
     assert!(!reason.is_empty(), "{what}: close {code} without a reason");
@@ -686,7 +709,9 @@ impl Closes {
         wait_until(&format!("{n} on_close calls"), limit, || self.count() >= n).await;
         let all = self.all();
         assert_eq!(all.len(), n, "more on_close calls than expected: {all:?}");
-        all.into_iter().map(|(_, code, reason)| (code, reason)).collect()
+        all.into_iter()
+            .map(|(_, code, reason)| (code, reason))
+            .collect()
     }
 }
 

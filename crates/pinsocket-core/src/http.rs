@@ -79,7 +79,7 @@ pub fn parse_request<'b, 'h>(
     let mut req = httparse::Request::new(headers);
     let status = req.parse(buf).map_err(|e| match e {
         httparse::Error::TooManyHeaders => HttpError::HeadersTooLarge,
-        httparse::Error::Version => HttpError::VersionNotSupported,
+        httparse::Error::Version if version_token_is_http(buf) => HttpError::VersionNotSupported,
         _ => {
             if first_line_len(buf) > limits.max_uri_len.saturating_add(32) {
                 HttpError::UriTooLong
@@ -120,6 +120,15 @@ pub fn parse_request<'b, 'h>(
         },
         len,
     )))
+}
+
+/// True if the request line's third word looks like `HTTP/<digit>`: only
+/// then is an unparsable version "not supported" (505) rather than malformed (400).
+fn version_token_is_http(buf: &[u8]) -> bool {
+    let line = &buf[..first_line_len(buf)];
+    let mut words = line.split(|&b| b == b' ');
+    let third = words.nth(2).unwrap_or_default();
+    third.len() > 5 && third.starts_with(b"HTTP/") && third[5].is_ascii_digit()
 }
 
 /// Length of the request line so far (up to its end or the end of `buf`).

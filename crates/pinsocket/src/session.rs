@@ -144,6 +144,10 @@ impl Session {
             } else if progressed || stalled.load(Ordering::Relaxed) == 0 {
                 stalled.store(self.inner.clients.now_ms(), Ordering::Relaxed);
             }
+            if flushed && self.conn.outbox().queued > 0 {
+                // Queued while the previous batch was being written.
+                continue;
+            }
             if flushed && state == State::Closing {
                 return self.finish_close().await;
             }

@@ -1,0 +1,294 @@
+//! The `command` target: `command::parse`, `device::resolve` against a small
+//! board, and the JSON encoders on the result.
+//!
+//! Input: a byte whose bits are the board's current levels, then the text
+//! message (invalid UTF-8 is replaced, as only valid text reaches the parser).
+
+use pinsocket_core::command::{self, Command, CommandError, MAX_JSON_LEN, MAX_SET};
+use pinsocket_core::device::{self, Input, Level, Mode, Output, Pin};
+use pinsocket_core::json;
+use serde_json::Value;
+
+/// Known bug, reported with a failing (ignored) test in `tests/regressions.rs`:
+/// `command::parse` hands JSON strings with escapes over raw, so
+/// `{"toggle":"le\u0064"}` names a pin `le\u0064` rather than `led`. Until it
+/// is fixed, messages with a backslash skip the comparison with serde_json.
+const SKIP_ESCAPES: bool = true;
+
+/// Known leniency of serde-json-core, reported: it takes raw control
+/// characters inside strings, which JSON forbids (RFC 8259 §7). Messages
+/// serde_json refuses for this reason alone skip the comparison with it.
+/// (It also takes numbers JSON does not, like `0324` or `.5`; pings are
+/// checked with Rust's float parser for that.)
+const KNOWN_LENIENCIES: [&str; 1] = ["control character"];
+
+/// Outputs and inputs, some with names that need escaping in JSON.
+fn board() -> [Pin<&'static str>; 6] {
+    let output = Mode::Output(Output::default());
+    let input = Mode::Input(Input::default());
+    [
+        Pin {
+            name: "led",
+            line: 12,
+            mode: output,
+        },
+        Pin {
+            name: "fan",
+            line: 13,
+            mode: Mode::Output(Output {
+                active_low: true,
+                ..Output::default()
+            }),
+        },
+        Pin {
+            name: "button",
+            line: 5,
+            mode: input,
+        },
+        Pin {
+            name: "Relay_2",
+            line: 6,
+            mode: output,
+        },
+        Pin {
+            name: "lamp \"ü\"\n\u{1}",
+            line: 7,
+            mode: output,
+        },
+        Pin {
+            name: "door",
+            line: 8,
+            mode: Mode::Input(Input {
+                active_low: true,
+                ..Input::default()
+            }),
+        },
+    ]
+}
+
+/// Runs the `command` target's checks on one fuzz input.
+pub(crate) fn check_command(data: &[u8]) {
+    let Some((&bits, rest)) = data.split_first() else {
+        return;
+    };
+    let msg = String::from_utf8_lossy(rest);
+    let pins = board();
+    let mut levels: Vec<Level> = (0..pins.len())
+        .map(|i| Level::from_bool((bits >> i) & 1 == 1))
+        .collect();
+
+    let parsed = command::parse(&msg);
+    check_parse(&msg, &parsed);
+    check_event_json(&msg, Level::from_bool(bits & 0x80 != 0));
+    let cmd = match parsed {
+        Ok(cmd) => cmd,
+        Err(e) => return check_error_json(e),
+    };
+    if let Command::Ping(n) = cmd {
+        check_pong_json(n);
+    }
+    let changes = match device::resolve(&pins, &levels, &cmd) {
+        Ok(changes) => changes,
+        Err(e) => {
+            check_resolve_error(&pins, &cmd, e);
+            return check_error_json(e);
+        }
+    };
+    let changes = changes.as_slice();
+    for c in changes {
+        assert!(pins[c.pin].is_output(), "a change to an input");
+    }
+    match cmd {
+        Command::Set(list) => {
+            let list = list.as_slice();
+            assert_eq!(changes.len(), list.len());
+            for (c, (name, high)) in changes.iter().zip(list) {
+                assert_eq!(pins[c.pin].name(), *name);
+                assert_eq!(c.level, Level::from_bool(*high));
+            }
+        }
+        Command::Toggle(name) => {
+            assert_eq!(changes.len(), 1);
+            assert_eq!(pins[changes[0].pin].name(), name);
+            assert_eq!(changes[0].level, levels[changes[0].pin].toggled());
+        }
+        Command::Ping(_) => assert!(changes.is_empty()),
+        Command::Plain(text) => {
+            let switch = command::plain_switch(text);
+            match changes {
+                [] => assert!(switch.is_none_or(|(name, _)| {
+                    !pins
+                        .iter()
+                        .any(|p| p.is_output() && p.name().eq_ignore_ascii_case(name))
+                })),
+                [c] => {
+                    let (name, level) = switch.expect("a change from no switch");
+                    assert!(pins[c.pin].name().eq_ignore_ascii_case(name));
+                    assert_eq!(c.level, level);
+                }
+                _ => panic!("plain text changed several pins"),
+            }
+        }
+    }
+    for c in changes {
+        levels[c.pin] = c.level;
+    }
+    let version = (msg.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    check_state_json(&pins, &levels, version);
+}
+
+fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
+    let json = msg.trim_start().starts_with('{');
+    match parsed {
+        Ok(Command::Plain(text)) => {
+            assert!(!json, "JSON taken for plain text");
+            assert_eq!(*text, msg);
+            return;
+        }
+        Ok(_) | Err(_) => assert!(json, "plain text taken for JSON"),
+    }
+    assert_eq!(
+        *parsed == Err(CommandError::TooLarge),
+        msg.len() > MAX_JSON_LEN
+    );
+    let Ok(cmd) = parsed else {
+        return;
+    };
+    if SKIP_ESCAPES && msg.contains('\\') {
+        return;
+    }
+    // What we accept, a full JSON parser accepts too, with the same meaning.
+    // A ping's number is read by Rust's own float parser instead, as
+    // serde-json-core takes number forms JSON does not.
+    let mut text = std::borrow::Cow::Borrowed(msg);
+    if let Command::Ping(n) = cmd {
+        // encode_pong relies on this: JSON has no infinities or NaN.
+        assert!(n.is_finite(), "ping {n} accepted from {msg:?}");
+        let (zeroed, number) = split_ping_number(msg);
+        assert_eq!(number.parse::<f64>().ok(), Some(*n), "{msg:?}");
+        text = zeroed.into();
+    }
+    let value: Value = match serde_json::from_str(&text) {
+        Ok(value) => value,
+        Err(e) if KNOWN_LENIENCIES.iter().any(|k| e.to_string().contains(k)) => return,
+        Err(e) => panic!("accepted invalid JSON {text:?}: {e}"),
+    };
+    let object = value.as_object().expect("a command is an object");
+    assert_eq!(object.len(), 1, "{msg:?}");
+    match cmd {
+        Command::Set(list) => {
+            let list = list.as_slice();
+            assert!(list.len() <= MAX_SET);
+            let map = object["set"].as_object().expect("set takes an object");
+            for (name, value) in map {
+                let last = list.iter().rev().find(|(n, _)| n == name);
+                assert_eq!(last.map(|(_, b)| *b), value.as_bool(), "{name:?}");
+            }
+            assert!(list.iter().all(|(n, _)| map.contains_key(*n)));
+        }
+        Command::Toggle(name) => assert_eq!(object["toggle"].as_str(), Some(*name)),
+        Command::Ping(_) => assert_eq!(object["ping"].as_f64(), Some(0.0)),
+        Command::Plain(_) => unreachable!(),
+    }
+}
+
+/// Splits an accepted ping into the message with its number replaced by `0`
+/// and the number's text. The key `"ping"` is the message's only string.
+fn split_ping_number(msg: &str) -> (String, &str) {
+    let key = msg.find("\"ping\"").expect("a ping has its key") + "\"ping\"".len();
+    let colon = key + msg[key..].find(':').expect("a colon follows the key") + 1;
+    let blank = |c: char| matches!(c, ' ' | '\t' | '\n' | '\r');
+    let start = msg.len() - msg[colon..].trim_start_matches(blank).len();
+    let len = msg[start..]
+        .find(|c: char| !matches!(c, '0'..='9' | '+' | '-' | '.' | 'e' | 'E'))
+        .unwrap_or(msg.len() - start);
+    let end = start + len;
+    (
+        format!("{}0{}", &msg[..start], &msg[end..]),
+        &msg[start..end],
+    )
+}
+
+fn close_enough(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+}
+
+fn check_resolve_error(pins: &[Pin<&str>], cmd: &Command<'_>, e: CommandError) {
+    let names: Vec<&str> = match cmd {
+        Command::Set(list) => list.as_slice().iter().map(|(n, _)| *n).collect(),
+        Command::Toggle(name) => vec![name],
+        Command::Ping(_) | Command::Plain(_) => panic!("{cmd:?} refused with {e:?}"),
+    };
+    let first_bad = names
+        .iter()
+        .find_map(|name| match pins.iter().find(|p| p.name() == *name) {
+            None => Some(CommandError::UnknownPin),
+            Some(p) if !p.is_output() => Some(CommandError::NotAnOutput),
+            Some(_) => None,
+        });
+    assert_eq!(Some(e), first_bad, "{cmd:?}");
+}
+
+/// Encodes into a buffer of exactly the right size, and checks that every
+/// smaller one is refused.
+fn encode_exact(
+    room: usize,
+    encode: impl Fn(&mut [u8]) -> Result<usize, json::Overflow>,
+) -> String {
+    let mut buf = vec![0u8; room];
+    let n = encode(&mut buf).expect("room enough");
+    let text = String::from_utf8(buf[..n].to_vec()).expect("JSON is UTF-8");
+    let mut exact = vec![0u8; n];
+    assert_eq!(encode(&mut exact), Ok(n));
+    assert_eq!(&exact[..], text.as_bytes());
+    for size in [0, n / 2, n.saturating_sub(1)] {
+        if size < n {
+            assert_eq!(encode(&mut vec![0u8; size]), Err(json::Overflow), "{size}");
+        }
+    }
+    text
+}
+
+fn parse_json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON {text:?}: {e}"))
+}
+
+fn check_event_json(name: &str, level: Level) {
+    let text = encode_exact(6 * name.len() + 64, |out| {
+        json::encode_event(name, level, out)
+    });
+    let v = parse_json(&text);
+    assert_eq!(v["event"]["input"].as_str(), Some(name), "{text}");
+    assert_eq!(v["event"]["level"].as_str(), Some(level.as_str()));
+}
+
+fn check_error_json(e: CommandError) {
+    let text = encode_exact(512, |out| json::encode_error(e, out));
+    let v = parse_json(&text);
+    assert_eq!(v["error"]["code"].as_str(), Some(e.code()));
+    assert_eq!(v["error"]["message"].as_str(), Some(&*e.to_string()));
+}
+
+fn check_pong_json(n: f64) {
+    let text = encode_exact(1024, |out| json::encode_pong(n, out));
+    let v = parse_json(&text);
+    let back = v["pong"].as_f64().expect("pong is a number");
+    assert!(close_enough(n, back), "pong {n} came back as {back}");
+}
+
+fn check_state_json(pins: &[Pin<&str>], levels: &[Level], version: u64) {
+    let text = encode_exact(4096, |out| json::encode_state(pins, levels, version, out));
+    let v = parse_json(&text);
+    let state = &v["state"];
+    assert_eq!(state["version"].as_u64(), Some(version));
+    for (pin, level) in pins.iter().zip(levels) {
+        let group = if pin.is_output() { "outputs" } else { "inputs" };
+        assert_eq!(
+            state[group][pin.name()].as_bool(),
+            Some(level.is_high()),
+            "{text}"
+        );
+    }
+    let count = |g: &str| state[g].as_object().map_or(0, serde_json::Map::len);
+    assert_eq!(count("outputs") + count("inputs"), pins.len());
+}
