@@ -189,6 +189,102 @@ async fn on_accept_rejection_is_an_http_error() {
 }
 
 #[tokio::test]
+async fn a_panicking_on_accept_is_answered_500_and_the_server_carries_on() {
+    let (closed_tx, closed_rx) = mpsc::channel::<u16>();
+    let server = Server::new()
+        .bind(any_port())
+        .on_accept(|conn, _| {
+            if conn.path() == "/boom" {
+                panic!("on_accept failed on purpose");
+            }
+            Ok(())
+        })
+        .on_close(move |_, code, _| closed_tx.send(code.0).unwrap())
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+
+    let mut conn = HttpConn::connect(addr).await;
+    conn.send(&common::upgrade_request("/boom")).await;
+    let response = conn.response(false).await;
+    assert!(
+        response
+            .head
+            .starts_with("HTTP/1.1 500 Internal Server Error\r\n"),
+        "{}",
+        response.head
+    );
+    assert_eq!(response.header("connection"), Some("close"));
+    conn.expect_eof().await;
+    drop(conn);
+    assert_eq!(server.clients().len(), 0);
+
+    // Other clients are served as before.
+    let (mut ws, _) = within(
+        "handshake after the panic",
+        tokio_tungstenite::connect_async(format!("ws://{addr}/")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(server.clients().len(), 1);
+    ws.close(None).await.unwrap();
+    drop(ws);
+    server.shutdown();
+    // Only the accepted WebSocket was ever open, so only it was closed.
+    assert_eq!(closed_rx.try_iter().count(), 1);
+}
+
+#[tokio::test]
+async fn a_panicking_message_callback_closes_only_its_connection_with_1011() {
+    let (closed_tx, closed_rx) = mpsc::channel::<u16>();
+    let server = Server::new()
+        .bind(any_port())
+        .on_text(|conn, text| {
+            assert_ne!(text, "boom", "on_text failed on purpose");
+            let _ = conn.send_text(&format!("Reply for {text}"));
+        })
+        .on_close(move |_, code, _| closed_tx.send(code.0).unwrap())
+        .start()
+        .unwrap();
+    let addr = server.local_addr();
+    let mut other = ws_connect(addr, "/").await;
+    let mut ws = ws_connect(addr, "/").await;
+
+    send(&mut ws, Message::text("hello")).await;
+    assert_eq!(
+        next_message(&mut ws).await,
+        Message::text("Reply for hello")
+    );
+    send(&mut ws, Message::text("boom")).await;
+    match next_message(&mut ws).await {
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1011),
+        other => panic!("expected close 1011, got {other:?}"),
+    }
+    within("end of stream", async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    drop(ws);
+    wait_until("the failed client is gone", WAIT, || {
+        server.clients().len() == 1
+    })
+    .await;
+
+    // The other client is served as before.
+    send(&mut other, Message::text("still there")).await;
+    assert_eq!(
+        next_message(&mut other).await,
+        Message::text("Reply for still there")
+    );
+    close_ws(other).await;
+    server.shutdown();
+    let mut codes: Vec<u16> = closed_rx.try_iter().collect();
+    codes.sort_unstable();
+    // The other client closed with an empty close frame: 1005.
+    assert_eq!(codes, [1005, 1011]);
+}
+
+#[tokio::test]
 async fn message_sent_from_on_accept_arrives_first() {
     let server = Server::new()
         .bind(any_port())

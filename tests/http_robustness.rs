@@ -373,15 +373,18 @@ async fn large_or_chunked_bodies_end_the_connection_after_the_response() {
 }
 
 #[tokio::test]
-async fn a_body_that_never_arrives_ends_the_connection_at_the_header_timeout() {
+async fn a_body_that_never_arrives_gets_408_at_the_header_timeout() {
     let server = server();
     let mut conn = HttpConn::connect(server.local_addr()).await;
     conn.send(b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
         .await;
     let start = Instant::now();
-    // No response: the request never completed.
-    conn.expect_eof().await;
+    // The request never completed: 408, then the connection ends.
+    let response = conn.response(false).await;
     let waited = start.elapsed();
+    assert_eq!(response.status, 408, "{}", response.head);
+    assert_eq!(response.header("connection"), Some("close"));
+    conn.expect_eof().await;
     assert!(
         waited >= HEADER_TIMEOUT - Duration::from_millis(20),
         "{waited:?}"

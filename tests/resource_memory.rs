@@ -42,9 +42,9 @@ const PER_CONNECTION_BOUND: u64 = 8 * 1024;
 /// closing every connection (about 400 bytes a connection): measured 1 to
 /// 2 MiB, from allocator fragmentation; a third round adds almost nothing.
 const RETURN_BOUND: u64 = 4 << 20;
-/// Handshakes in flight at once: under the listen backlog (128, the
-/// standard library's), so no SYN is dropped and retried a second later.
-const BATCH: usize = 100;
+/// Handshakes in flight at once: under the server's listen backlog (1024
+/// by default), so no SYN is dropped and retried a second later.
+const BATCH: usize = 500;
 /// File descriptors besides the two per connection.
 const SPARE_FDS: u64 = 128;
 /// The longest the server may take to register or let go of everyone.

@@ -47,6 +47,11 @@ pub enum CommandError {
     /// The hardware refused the change (`hardware_error`); see the server log.
     #[error("the board could not switch the pin")]
     Hardware,
+    /// A pin name written with a JSON escape such as `\u0064` (`escaped_name`).
+    /// Pin names are plain letters, digits, `_` and `-`, so none needs one;
+    /// refusing escapes keeps parsing free of copies and never misreads a name.
+    #[error("pin names are written without escapes")]
+    EscapedName,
 }
 
 impl CommandError {
@@ -60,6 +65,7 @@ impl CommandError {
             CommandError::UnknownPin => "unknown_pin",
             CommandError::NotAnOutput => "not_an_output",
             CommandError::Hardware => "hardware_error",
+            CommandError::EscapedName => "escaped_name",
         }
     }
 }
@@ -152,8 +158,16 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
             _ => CommandError::BadJson,
         }
     })?;
+    // serde-json-core, given no unescape buffer, hands strings over as
+    // written, escapes and all: such a name would be read wrongly, so it is
+    // refused instead.
+    let escaped = |name: &str| name.contains('\\');
     match (wire.set, wire.toggle, wire.ping) {
+        (Some(set), None, None) if set.as_slice().iter().any(|(n, _)| escaped(n)) => {
+            Err(CommandError::EscapedName)
+        }
         (Some(set), None, None) => Ok(Command::Set(set)),
+        (None, Some(name), None) if escaped(name) => Err(CommandError::EscapedName),
         (None, Some(name), None) => Ok(Command::Toggle(name)),
         (None, None, Some(n)) if n.is_finite() => Ok(Command::Ping(n)),
         (None, None, Some(_)) => Err(CommandError::WrongType),
@@ -225,6 +239,16 @@ mod tests {
                 r#"{"toggle":"led","ping":1}"#,
                 CommandError::BadCommand,
                 "bad_command",
+            ),
+            (
+                r#"{"toggle":"le\u0064"}"#,
+                CommandError::EscapedName,
+                "escaped_name",
+            ),
+            (
+                r#"{"set":{"led":true,"f\"":false}}"#,
+                CommandError::EscapedName,
+                "escaped_name",
             ),
         ];
         for (msg, err, code) in cases {

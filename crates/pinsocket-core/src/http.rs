@@ -80,21 +80,17 @@ pub fn parse_request<'b, 'h>(
     let status = req.parse(buf).map_err(|e| match e {
         httparse::Error::TooManyHeaders => HttpError::HeadersTooLarge,
         httparse::Error::Version if version_token_is_http(buf) => HttpError::VersionNotSupported,
-        _ => {
-            if first_line_len(buf) > limits.max_uri_len.saturating_add(32) {
-                HttpError::UriTooLong
-            } else {
-                HttpError::BadRequest
-            }
-        }
+        _ if target_len_so_far(buf) > limits.max_uri_len => HttpError::UriTooLong,
+        _ => HttpError::BadRequest,
     })?;
     let len = match status {
         httparse::Status::Partial => {
             if buf.len() >= limits.max_head_len {
                 return Err(overflow_error(buf, limits));
             }
-            // A long request line is refused before the rest arrives.
-            if first_line_len(buf) > limits.max_uri_len.saturating_add(32) {
+            // A long target is refused before the rest arrives. Only the
+            // target counts, so a prefix of an acceptable head never is.
+            if target_len_so_far(buf) > limits.max_uri_len {
                 return Err(HttpError::UriTooLong);
             }
             return Ok(None);
@@ -136,10 +132,24 @@ fn first_line_len(buf: &[u8]) -> usize {
     buf.iter().position(|&b| b == b'\n').unwrap_or(buf.len())
 }
 
-/// A head that does not fit: blame the target if the request line alone is
-/// too long, else the headers.
+/// Length of the request target received so far: the bytes after the
+/// method's space, up to the next space or the end of the line or of `buf`.
+/// Zero while the method is still arriving.
+fn target_len_so_far(buf: &[u8]) -> usize {
+    let line = &buf[..first_line_len(buf)];
+    let Some(space) = line.iter().position(|&b| b == b' ') else {
+        return 0;
+    };
+    let rest = &line[space + 1..];
+    rest.iter()
+        .position(|&b| b == b' ' || b == b'\r')
+        .unwrap_or(rest.len())
+}
+
+/// A head that does not fit: blame the target if it alone is too long, else
+/// the headers.
 fn overflow_error(buf: &[u8], limits: &Limits) -> HttpError {
-    if first_line_len(buf) > limits.max_uri_len {
+    if target_len_so_far(buf) > limits.max_uri_len {
         HttpError::UriTooLong
     } else {
         HttpError::HeadersTooLarge

@@ -99,10 +99,22 @@ fn group<S: AsRef<str>>(
     Ok(())
 }
 
+/// Longest `{"pong":N}` [`encode_pong`] writes for any finite `n`.
+pub const MAX_PONG_LEN: usize = 40;
+
 /// Writes `{"pong":N}`. `n` must be finite (it came from JSON, so it is).
+///
+/// `N` is the shortest form that reads back as `n`: plain decimals from
+/// 1e-5 up to 1e16, exponent form (`1e300`) beyond, so the reply never
+/// exceeds [`MAX_PONG_LEN`] bytes.
 pub fn encode_pong(n: f64, out: &mut [u8]) -> Result<usize, Overflow> {
     let mut w = SliceWriter { buf: out, len: 0 };
-    let result = write!(w, "{{\"pong\":{n}}}");
+    let magnitude = n.abs();
+    let result = if n == 0.0 || (1e-5..1e16).contains(&magnitude) {
+        write!(w, "{{\"pong\":{n}}}")
+    } else {
+        write!(w, "{{\"pong\":{n:e}}}")
+    };
     finish(result, w)
 }
 
@@ -214,6 +226,10 @@ mod tests {
         assert_eq!(text(&out, n), r#"{"pong":99}"#);
         let n = encode_pong(0.25, &mut out).unwrap();
         assert_eq!(text(&out, n), r#"{"pong":0.25}"#);
+        let n = encode_pong(-1e55, &mut out).unwrap();
+        assert_eq!(text(&out, n), r#"{"pong":-1e55}"#);
+        let n = encode_pong(1.5e-7, &mut out).unwrap();
+        assert_eq!(text(&out, n), r#"{"pong":1.5e-7}"#);
         let n = encode_event("button", Level::High, &mut out).unwrap();
         assert_eq!(
             text(&out, n),
@@ -224,6 +240,44 @@ mod tests {
             text(&out, n),
             r#"{"error":{"code":"unknown_pin","message":"no pin has that name"}}"#
         );
+    }
+
+    #[test]
+    fn every_pong_fits_and_reads_back() {
+        extern crate std;
+        let extremes = [
+            f64::MAX,
+            f64::MIN,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            5e-324,
+            -f64::from_bits(0x000f_ffff_ffff_ffff), // the largest subnormal
+            0.0,
+            -0.0,
+            1e-5,
+            9.999999999999999e-6,
+            1e16,
+            9999999999999998.0,
+            -0.000012345678901234567,
+            1234567890123456.7,
+        ];
+        let mut bits: u64 = 0x9e37_79b9_7f4a_7c15;
+        let random = (0..20_000).map(|_| {
+            bits ^= bits << 13;
+            bits ^= bits >> 7;
+            bits ^= bits << 17;
+            f64::from_bits(bits)
+        });
+        for n in extremes.into_iter().chain(random).filter(|n| n.is_finite()) {
+            let mut out = [0u8; MAX_PONG_LEN];
+            let len = encode_pong(n, &mut out).unwrap_or_else(|_| panic!("{n:e} overflowed"));
+            let reply = text(&out, len);
+            // Valid JSON, and the number reads back exactly.
+            let value: serde_json::Value = serde_json::from_str(reply).unwrap();
+            assert!(value["pong"].is_number(), "{reply}");
+            let number = &reply["{\"pong\":".len()..reply.len() - 1];
+            assert_eq!(number.parse::<f64>(), Ok(n), "{reply}");
+        }
     }
 
     #[test]

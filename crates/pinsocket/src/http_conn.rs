@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::io;
 use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -16,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
-use crate::callbacks::Request;
+use crate::callbacks::{Reject, Request};
 use crate::clients::Registration;
 use crate::connection::{Connection, State};
 use crate::response;
@@ -279,7 +280,14 @@ fn decide_upgrade(
     let registration = Registration::new(clients, &conn);
     if let Some(on_accept) = &inner.callbacks.accept {
         let request = Request { head, peer };
-        if let Err(reject) = on_accept(&conn, &request) {
+        // A panicking callback refuses this client with 500, as a failing
+        // handler would in any HTTP server; the server carries on.
+        let verdict = panic::catch_unwind(AssertUnwindSafe(|| on_accept(&conn, &request)))
+            .unwrap_or_else(|_| {
+                tracing::error!(%peer, "on_accept panicked; answered 500");
+                Err(Reject::new(500, "internal server error"))
+            });
+        if let Err(reject) = verdict {
             drop(registration);
             conn.outbox().state = State::Closing;
             return Action::Error {
@@ -352,7 +360,13 @@ async fn serve_static(
             while buf.len() < total {
                 buf.reserve(total - buf.len());
                 match timeout_at(deadline, stream.read_buf(buf)).await {
-                    Ok(Ok(0)) | Err(_) => return Ok(false),
+                    Ok(Ok(0)) => return Ok(false),
+                    Err(_elapsed) => {
+                        let bytes =
+                            response::error(408, "request body not received in time", &[], false);
+                        stream.write_all(&bytes).await?;
+                        return Ok(false);
+                    }
                     Ok(Ok(_)) => {}
                     Ok(Err(e)) => return Err(e),
                 }
@@ -406,10 +420,7 @@ async fn serve_static(
                 head.extend_from_slice(bytes);
                 stream.write_all(&head).await?;
             }
-            static_files::Body::Static(bytes) => {
-                stream.write_all(&head).await?;
-                stream.write_all(bytes).await?;
-            }
+            static_files::Body::Static(bytes) => write_all_two(stream, &head, bytes).await?,
             static_files::Body::Disk(file) => {
                 stream.write_all(&head).await?;
                 let mut body = file.take(response.len);
@@ -423,6 +434,23 @@ async fn serve_static(
     }
     buf.drain(..consumed.min(buf.len()));
     Ok(keep_alive)
+}
+
+/// Writes `a` then `b` with as few system calls as the socket allows: one
+/// vectored write when both fit in the send buffer.
+async fn write_all_two(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() {
+        let n = stream
+            .write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        b = &b[n - from_a..];
+    }
+    stream.write_all(b).await
 }
 
 /// Answers a connection over the limit with 503 and closes it.

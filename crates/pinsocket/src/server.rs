@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pinsocket_core::{CloseCode, Limits};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, watch};
 
 use crate::callbacks::{Callbacks, Reject, Request};
@@ -32,6 +32,7 @@ pub(crate) struct Config {
     pub(crate) keep_alive_timeout: Duration,
     pub(crate) limits: Limits,
     pub(crate) max_connections: usize,
+    pub(crate) backlog: u32,
     pub(crate) protocols: &'static [&'static str],
 }
 
@@ -48,6 +49,7 @@ impl Default for Config {
             keep_alive_timeout: Duration::from_secs(30),
             limits: Limits::default(),
             max_connections: 16_384,
+            backlog: 1024,
             protocols: &[],
         }
     }
@@ -213,6 +215,15 @@ impl Server {
         self
     }
 
+    /// Length of the kernel's queue of connections not yet accepted. A burst
+    /// of clients beyond it (a restart with many pages open) has SYNs
+    /// dropped and retried a second later. Default 1024; Linux caps it at
+    /// `net.core.somaxconn` (4096 on current kernels).
+    pub fn backlog(mut self, n: u32) -> Server {
+        self.config.backlog = n;
+        self
+    }
+
     /// Subprotocols the server speaks, most preferred first. A client that
     /// offers one of them in `Sec-WebSocket-Protocol` gets the first match
     /// confirmed in the handshake ([`Connection::protocol`]); a client that
@@ -326,7 +337,7 @@ impl Server {
             Some(dir) => StaticFiles::dir(dir)?,
             None => StaticFiles::embedded(self.pages),
         };
-        let listener = TcpListener::bind(self.addr).await.map_err(|e| {
+        let listener = listen(self.addr, self.config.backlog).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr))
         })?;
         let local_addr = listener.local_addr()?;
@@ -360,6 +371,19 @@ impl Server {
         }
         builder.thread_name("pinsocket-worker").enable_all().build()
     }
+}
+
+/// Binds a listening socket with the given accept backlog (address reuse on,
+/// as `TcpListener::bind` does, so a restart need not wait out TIME_WAIT).
+fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Sender<bool>) {
@@ -572,6 +596,41 @@ impl Drop for Tracked {
     fn drop(&mut self) {
         if self.0.0.count.fetch_sub(1, Ordering::SeqCst) == 1 {
             self.0.0.idle.notify_waiters();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Connections the kernel completes before the server accepts any: with
+    /// the default backlog of 1024, a burst of 600 all complete at once
+    /// (with 128, those past the queue would wait a second for a SYN retry).
+    #[tokio::test]
+    async fn a_burst_beyond_128_is_queued_by_the_backlog() {
+        let listener = listen(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            Config::default().backlog,
+        )
+        .expect("listen");
+        let addr = listener.local_addr().expect("address");
+        let mut streams = Vec::new();
+        for _ in 0..600 {
+            let connected = tokio::time::timeout(
+                Duration::from_millis(900),
+                tokio::net::TcpStream::connect(addr),
+            )
+            .await;
+            match connected {
+                Ok(Ok(stream)) => streams.push(stream),
+                Ok(Err(e)) => panic!("connection {} failed: {e}", streams.len()),
+                Err(_) => panic!("connection {} was not queued", streams.len()),
+            }
+        }
+        // They are all there to be accepted.
+        for _ in 0..600 {
+            listener.accept().await.expect("accept");
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -110,8 +111,10 @@ pub(crate) fn closed(inner: &Inner, conn: &Connection, code: CloseCode, reason: 
         out.tail = Vec::new();
     }
     tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), %code, reason, "websocket closed");
-    if let Some(on_close) = &inner.callbacks.close {
-        on_close(conn, code, reason);
+    if let Some(on_close) = &inner.callbacks.close
+        && panic::catch_unwind(AssertUnwindSafe(|| on_close(conn, code, reason))).is_err()
+    {
+        tracing::error!(id = conn.id(), "on_close panicked");
     }
 }
 
@@ -300,20 +303,33 @@ impl Session {
         Ok(())
     }
 
-    fn dispatch(&self, kind: DataKind, payload: &[u8]) -> Result<(), ProtocolError> {
+    fn dispatch(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), ProtocolError> {
         let callbacks = &self.inner.callbacks;
-        match kind {
+        let conn = &self.conn;
+        // A panicking callback fails only its own connection, with 1011.
+        let outcome = match kind {
             DataKind::Text => {
                 // The receiver validated it already; this only proves it to the type system.
                 let text = std::str::from_utf8(payload).map_err(|_| ProtocolError::InvalidUtf8)?;
-                if let Some(on_text) = &callbacks.text {
-                    on_text(&self.conn, text);
+                match &callbacks.text {
+                    Some(on_text) => panic::catch_unwind(AssertUnwindSafe(|| on_text(conn, text))),
+                    None => Ok(()),
                 }
             }
-            DataKind::Binary => {
-                if let Some(on_binary) = &callbacks.binary {
-                    on_binary(&self.conn, payload);
+            DataKind::Binary => match &callbacks.binary {
+                Some(on_binary) => {
+                    panic::catch_unwind(AssertUnwindSafe(|| on_binary(conn, payload)))
                 }
+                None => Ok(()),
+            },
+        };
+        if outcome.is_err() {
+            tracing::error!(id = conn.id(), peer = %conn.peer_addr(), "message callback panicked; closing with 1011");
+            self.open = false;
+            self.message = Vec::new();
+            let mut out = self.conn.outbox();
+            if out.state == State::Open {
+                queue_close(&mut out, CloseCode::INTERNAL_ERROR, "internal error");
             }
         }
         Ok(())

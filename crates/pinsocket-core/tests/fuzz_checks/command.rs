@@ -9,12 +9,6 @@ use pinsocket_core::device::{self, Input, Level, Mode, Output, Pin};
 use pinsocket_core::json;
 use serde_json::Value;
 
-/// Known bug, reported with a failing (ignored) test in `tests/regressions.rs`:
-/// `command::parse` hands JSON strings with escapes over raw, so
-/// `{"toggle":"le\u0064"}` names a pin `le\u0064` rather than `led`. Until it
-/// is fixed, messages with a backslash skip the comparison with serde_json.
-const SKIP_ESCAPES: bool = true;
-
 /// Known leniency of serde-json-core, reported: it takes raw control
 /// characters inside strings, which JSON forbids (RFC 8259 §7). Messages
 /// serde_json refuses for this reason alone skip the comparison with it.
@@ -154,9 +148,8 @@ fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
     let Ok(cmd) = parsed else {
         return;
     };
-    if SKIP_ESCAPES && msg.contains('\\') {
-        return;
-    }
+    // Accepted names never hold an escape (those are refused), so serde_json
+    // must read every accepted string exactly as it was taken.
     // What we accept, a full JSON parser accepts too, with the same meaning.
     // A ping's number is read by Rust's own float parser instead, as
     // serde-json-core takes number forms JSON does not.

@@ -18,13 +18,6 @@ pub(crate) const HEAD_LENS: [usize; 8] = [16, 32, 64, 100, 256, 1000, 8192, usiz
 /// `max_uri_len` choices.
 pub(crate) const URI_LENS: [usize; 8] = [0, 1, 8, 30, 100, 512, 2048, usize::MAX];
 
-/// Known bug, reported with a failing (ignored) test in `tests/regressions.rs`:
-/// while a head is incomplete, `parse_request` refuses it with 414 once the
-/// whole request line (method and all) passes `max_uri_len + 32`, so a long
-/// method with a short target is refused or accepted depending on how the
-/// bytes arrive. Until it is fixed, a prefix of a good head may give 414.
-const KNOWN_PARTIAL_URI_BUG: bool = true;
-
 /// Header names the helpers are asked about, besides those in the request.
 const NAMES: [&str; 9] = [
     "host",
@@ -90,7 +83,6 @@ pub(crate) fn check_request_head(data: &[u8]) {
         let part = parse(&buf[..p], slots, &limits);
         match full {
             Ok(Some(n)) if p >= n => assert_eq!(part, Ok(Some(n)), "prefix {p}"),
-            Ok(Some(_)) if KNOWN_PARTIAL_URI_BUG && part == Err(HttpError::UriTooLong) => {}
             Ok(_) => assert_eq!(part, Ok(None), "prefix {p} of {full:?}"),
             Err(_) => assert!(!matches!(part, Ok(Some(_))), "prefix {p} of {full:?}"),
         }

@@ -220,7 +220,7 @@ impl HubInner {
         };
         if let Command::Ping(n) = command {
             drop(state);
-            let mut out = [0u8; 64];
+            let mut out = [0u8; json::MAX_PONG_LEN];
             if let Ok(len) = json::encode_pong(n, &mut out) {
                 let _ = conn.send_text(std::str::from_utf8(&out[..len]).unwrap_or_default());
             }
