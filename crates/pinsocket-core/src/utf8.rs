@@ -25,6 +25,11 @@ pub struct Utf8Validator {
 
 const ASCII_MASK: u64 = 0x8080_8080_8080_8080;
 
+/// Pieces shorter than this are checked byte-wise even with `simdutf8`:
+/// for a short message, setting up the vector path costs more than it saves.
+#[cfg(feature = "simdutf8")]
+const SIMD_MIN_LEN: usize = 64;
+
 impl Utf8Validator {
     /// A validator at the start of a message.
     pub const fn new() -> Self {
@@ -51,6 +56,24 @@ impl Utf8Validator {
     /// make valid. A code point cut at the end of `bytes` is fine: its state is
     /// kept for the next call.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
+        #[cfg(feature = "simdutf8")]
+        if self.need == 0 && bytes.len() >= SIMD_MIN_LEN {
+            // Whole vectors at a time (AVX2 or SSE4.2, chosen at run time).
+            // Only a code point cut by the end of `bytes` is left to the
+            // byte-wise state machine; an impossible byte anywhere is an
+            // error now, as the byte-wise path would also find.
+            return match simdutf8::compat::from_utf8(bytes) {
+                Ok(_) => Ok(()),
+                Err(e) if e.error_len().is_some() => Err(Utf8Error),
+                Err(e) => self.feed_bytewise(bytes.get(e.valid_up_to()..).unwrap_or_default()),
+            };
+        }
+        self.feed_bytewise(bytes)
+    }
+
+    /// [`Utf8Validator::feed`] without vector instructions: a machine word
+    /// at a time through ASCII, a byte at a time through the rest.
+    pub fn feed_bytewise(&mut self, bytes: &[u8]) -> Result<(), Utf8Error> {
         let mut i = 0;
         while i < bytes.len() {
             if self.need == 0 {
@@ -177,6 +200,45 @@ mod tests {
             assert_eq!(v.feed(&s[..cut]), Ok(()));
             assert_eq!(v.feed(&s[cut..]), Ok(()));
             assert_eq!(v.finish(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn both_paths_agree_with_core_on_long_pieces() {
+        // Long enough for the vector path, with the trouble at every offset:
+        // an invalid byte, a surrogate, a code point cut by the piece's end.
+        let base = "ascii and κόσμε and 𐍈 and € and more plain text to pass 64 bytes".as_bytes();
+        let inserts: &[&[u8]] = &[
+            b"\xFF",
+            b"\xED\xA0\x80",
+            b"\xF0\x9F",
+            b"\xC3",
+            b"\xE2\x82\xAC",
+        ];
+        for insert in inserts {
+            for at in 0..=base.len() {
+                let mut s = base.to_vec();
+                s.splice(at..at, insert.iter().copied());
+                for cut in [s.len(), s.len() - 1, s.len() / 2] {
+                    let (a, b) = s.split_at(cut);
+                    let mut fast = Utf8Validator::new();
+                    let fast = fast
+                        .feed(a)
+                        .and_then(|()| fast.feed(b))
+                        .and_then(|()| fast.finish());
+                    let mut slow = Utf8Validator::new();
+                    let slow = slow
+                        .feed_bytewise(a)
+                        .and_then(|()| slow.feed_bytewise(b))
+                        .and_then(|()| slow.finish());
+                    assert_eq!(fast, slow, "{s:?} cut at {cut}");
+                    assert_eq!(fast.is_ok(), core::str::from_utf8(&s).is_ok(), "{s:?}");
+                    // Fail-fast holds for the first piece on its own too.
+                    let mut first = Utf8Validator::new();
+                    let mut first_slow = Utf8Validator::new();
+                    assert_eq!(first.feed(a), first_slow.feed_bytewise(a), "{a:?}");
+                }
+            }
         }
     }
 

@@ -154,7 +154,7 @@ impl Clients {
                     out.state = State::CloseTimedOut;
                     drop(out);
                     tracing::debug!(id = conn.id(), "close timed out: dropping the connection");
-                    shared.wake.notify_one();
+                    shared.wake.notify();
                     continue;
                 }
             }
@@ -173,7 +173,7 @@ impl Clients {
             } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= interval {
                 shared.ping_sent.store(now, Ordering::Relaxed);
                 conn.send_control(OpCode::Ping, b"");
-                shared.wake.notify_one();
+                shared.wake.notify();
             }
         }
     }

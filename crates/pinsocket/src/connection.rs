@@ -13,7 +13,9 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use pinsocket_core::{CloseCode, FrameHeader, MAX_HEADER_LEN, OpCode, encode_close_payload};
-use tokio::sync::Notify;
+use std::task::{Context, Poll};
+
+use atomic_waker::AtomicWaker;
 
 /// Why a message could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,10 +61,10 @@ pub(crate) struct Outbox {
     pub(crate) queued: usize,
     pub(crate) state: State,
     /// The close we sent or echoed, reported to `on_close`.
-    pub(crate) close: Option<(CloseCode, String)>,
+    pub(crate) close: Option<(CloseCode, Box<str>)>,
     /// Position in `frames` of the queued message that a newer "latest"
     /// message replaces instead of queueing behind.
-    pub(crate) latest: Option<usize>,
+    pub(crate) latest: Option<u32>,
     /// When the close frame was queued, for the close timeout.
     pub(crate) closing_since: Option<Instant>,
 }
@@ -80,14 +82,16 @@ impl Outbox {
     /// Queues `frame`, or puts it in place of the previous "latest" frame if
     /// that one is still waiting. Returns the bytes added to the queue.
     fn push_latest(&mut self, frame: Bytes) -> usize {
-        if let Some(slot) = self.latest.and_then(|i| self.frames.get_mut(i)) {
+        if let Some(slot) = self.latest.and_then(|i| self.frames.get_mut(i as usize)) {
             let old = std::mem::replace(slot, frame.clone());
             self.queued = self.queued - old.len() + frame.len();
             return frame.len().saturating_sub(old.len());
         }
         let added = frame.len();
         self.push_shared(frame);
-        self.latest = Some(self.frames.len() - 1);
+        // A queue of 4 billion frames would have hit the queue limit long
+        // before; past that, the frame simply is not replaceable.
+        self.latest = u32::try_from(self.frames.len() - 1).ok();
         added
     }
 
@@ -109,14 +113,45 @@ impl Outbox {
     }
 }
 
+/// A wake-up for one task, kept until taken, as a `Notify` permit is, but
+/// without its waiter list: registering is a compare-and-swap, and the task
+/// re-registers only when its waker changed.
+#[derive(Default)]
+pub(crate) struct Wake {
+    pending: AtomicBool,
+    waker: AtomicWaker,
+}
+
+impl Wake {
+    /// Wakes the task, now or at its next poll.
+    pub(crate) fn notify(&self) {
+        self.pending.store(true, Ordering::Release);
+        self.waker.wake();
+    }
+
+    /// Ready (and consumed) if `notify` ran since the last ready poll.
+    pub(crate) fn poll(&self, cx: &Context<'_>) -> Poll<()> {
+        if self.pending.swap(false, Ordering::Acquire) {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // A notify between the check and the registration woke no one.
+        if self.pending.swap(false, Ordering::AcqRel) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
 pub(crate) struct Shared {
     id: u64,
     peer: SocketAddr,
-    path: String,
+    path: Box<str>,
     protocol: Option<&'static str>,
     outbox: Mutex<Outbox>,
     /// Wakes the session task: something was queued or the state changed.
-    pub(crate) wake: Notify,
+    pub(crate) wake: Wake,
     /// Set while the session task runs callbacks; it flushes afterwards, so
     /// their sends need no wake-up and are not held to the queue limit (the
     /// session reads no more input until they are written: backpressure).
@@ -163,7 +198,7 @@ impl Connection {
             shared: Arc::new(Shared {
                 id,
                 peer,
-                path,
+                path: path.into_boxed_str(),
                 protocol,
                 outbox: Mutex::new(Outbox {
                     frames: VecDeque::new(),
@@ -174,7 +209,7 @@ impl Connection {
                     latest: None,
                     closing_since: None,
                 }),
-                wake: Notify::new(),
+                wake: Wake::default(),
                 dispatching: AtomicBool::new(false),
                 last_rx: AtomicU64::new(now_ms),
                 ping_sent: AtomicU64::new(0),
@@ -233,7 +268,7 @@ impl Connection {
         }
         queue_close(&mut out, code, reason);
         drop(out);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify();
         Ok(())
     }
 
@@ -250,7 +285,7 @@ impl Connection {
         out.push_frame(opcode, payload);
         drop(out);
         if !dispatching {
-            self.shared.wake.notify_one();
+            self.shared.wake.notify();
         }
         Ok(())
     }
@@ -270,7 +305,7 @@ impl Connection {
         if out.state != State::Open {
             return Err(SendError::Closed);
         }
-        let replaces = out.latest.is_some_and(|i| i < out.frames.len());
+        let replaces = out.latest.is_some_and(|i| (i as usize) < out.frames.len());
         if !dispatching && !replaces && self.over_limit(&out, frame.len()) {
             self.overflow(out);
             return Err(SendError::QueueFull);
@@ -278,7 +313,7 @@ impl Connection {
         out.push_latest(frame.clone());
         drop(out);
         if !dispatching {
-            self.shared.wake.notify_one();
+            self.shared.wake.notify();
         }
         Ok(())
     }
@@ -295,7 +330,7 @@ impl Connection {
         }
         out.push_shared(frame.clone());
         drop(out);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify();
         Ok(())
     }
 
@@ -325,7 +360,7 @@ impl Connection {
         out.clear();
         queue_close(&mut out, CloseCode::POLICY_VIOLATION, "client too slow");
         drop(out);
-        self.shared.wake.notify_one();
+        self.shared.wake.notify();
     }
 
     pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox> {
@@ -342,7 +377,7 @@ impl Connection {
     /// (the client stopped taking our bytes).
     pub(crate) fn abort(&self, state: State) {
         self.outbox().state = state;
-        self.shared.wake.notify_one();
+        self.shared.wake.notify();
     }
 }
 
@@ -354,7 +389,7 @@ pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
     out.state = State::Closing;
     out.closing_since = Some(Instant::now());
     if out.close.is_none() {
-        out.close = Some((code, reason.to_owned()));
+        out.close = Some((code, reason.into()));
     }
 }
 

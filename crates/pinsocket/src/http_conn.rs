@@ -330,7 +330,8 @@ async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
     // A task of its own: its future holds only what a WebSocket needs.
-    tokio::spawn(crate::session::run(inner, stream, ws, tracked));
+    let session = crate::session::Session::new(inner, stream, ws, tracked);
+    tokio::spawn(session.run());
 }
 
 struct StaticRequest {

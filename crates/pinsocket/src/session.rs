@@ -8,17 +8,21 @@
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::panic::{self, AssertUnwindSafe};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
 
 use bytes::{Buf, Bytes};
 use pinsocket_core::{Close, CloseCode, DataKind, Event, OpCode, ProtocolError, Receiver, Role};
-use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
+use crate::clients::Registration;
 use crate::connection::{Connection, Outbox, State, queue_close};
 use crate::http_conn::Upgraded;
 use crate::server::{Inner, Tracked};
@@ -51,54 +55,94 @@ enum Flow {
     Failed(io::Error),
 }
 
-struct Session {
+/// Everything one WebSocket holds while open: this is its task's future,
+/// less the little that waiting takes, so every field costs each idle
+/// connection its size.
+pub(crate) struct Session {
     inner: Arc<Inner>,
     stream: TcpStream,
     conn: Connection,
     rx: Receiver,
-    /// Unconsumed input cut by the end of a read.
-    leftover: Vec<u8>,
-    /// A message that spans reads or frames.
-    message: Vec<u8>,
+    /// Bytes held between reads; none at all while the connection is idle.
+    held: Held,
     pending: Pending,
     /// Still delivering messages to callbacks.
     open: bool,
     /// The client sent a close frame.
     peer_closed: bool,
+    /// In the registry until the session ends.
+    registration: Registration,
+    /// Counted among the server's connections until the session ends.
+    tracked: Tracked,
 }
 
-pub(crate) async fn run(inner: Arc<Inner>, stream: TcpStream, ws: Upgraded, _tracked: Tracked) {
-    let Upgraded {
-        conn,
-        registration,
-        leftover,
-        ..
-    } = ws;
-    let mut session = Session {
-        rx: Receiver::new(Role::Server, inner.config.max_message_len as u64),
-        inner: inner.clone(),
-        stream,
-        conn: conn.clone(),
-        leftover,
-        message: Vec::new(),
-        pending: Pending::default(),
-        open: true,
-        peer_closed: false,
-    };
-    let end = session.drive().await;
-    drop(session);
-    drop(registration);
-    let (code, reason) = match end {
-        End::Closed => conn
-            .outbox()
-            .close
-            .clone()
-            .unwrap_or((CloseCode::NO_STATUS, String::new())),
-        End::Abnormal => (CloseCode::ABNORMAL, String::new()),
-        End::TimedOut => (CloseCode::ABNORMAL, "ping timeout".to_owned()),
-        End::Stalled => (CloseCode::POLICY_VIOLATION, "client too slow".to_owned()),
-    };
-    closed(&inner, &conn, code, &reason);
+impl Session {
+    /// A session for an accepted WebSocket. Built before its task is
+    /// spawned, so the task's future holds it once, not beside the parts it
+    /// was made of.
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        stream: TcpStream,
+        ws: Upgraded,
+        tracked: Tracked,
+    ) -> Session {
+        let Upgraded {
+            conn,
+            registration,
+            leftover,
+            ..
+        } = ws;
+        Session {
+            rx: Receiver::new(Role::Server, inner.config.max_message_len as u64),
+            inner,
+            stream,
+            conn,
+            held: Held::with_leftover(leftover),
+            pending: Pending::default(),
+            open: true,
+            peer_closed: false,
+            registration,
+            tracked,
+        }
+    }
+
+    /// Runs the connection to its end, then reports the close.
+    // Not an `async fn`: one of those would keep its argument and a moved
+    // copy of it side by side in the future, twice the session's size.
+    #[allow(clippy::manual_async_fn)]
+    pub(crate) fn run(mut self) -> impl Future<Output = ()> + Send {
+        async move {
+            let end = self.drive().await;
+            self.end(end);
+        }
+    }
+
+    fn end(self, end: End) {
+        let Session {
+            inner,
+            stream,
+            conn,
+            registration,
+            tracked,
+            ..
+        } = self;
+        // The socket closes first, then the registry lets go: by the time
+        // on_close runs, the client is gone from both.
+        drop(stream);
+        drop(registration);
+        drop(tracked);
+        let (code, reason) = match end {
+            End::Closed => conn
+                .outbox()
+                .close
+                .clone()
+                .unwrap_or((CloseCode::NO_STATUS, "".into())),
+            End::Abnormal => (CloseCode::ABNORMAL, "".into()),
+            End::TimedOut => (CloseCode::ABNORMAL, "ping timeout".into()),
+            End::Stalled => (CloseCode::POLICY_VIOLATION, "client too slow".into()),
+        };
+        closed(&inner, &conn, code, &reason);
+    }
 }
 
 /// Marks a connection closed and runs `on_close`, once it has left the set.
@@ -120,8 +164,8 @@ pub(crate) fn closed(inner: &Inner, conn: &Connection, code: CloseCode, reason: 
 
 impl Session {
     async fn drive(&mut self) -> End {
-        if !self.leftover.is_empty() {
-            let mut first = std::mem::take(&mut self.leftover);
+        let mut first = self.held.take_leftover();
+        if !first.is_empty() {
             self.process(&mut first);
         }
         loop {
@@ -152,29 +196,31 @@ impl Session {
                 continue;
             }
             if flushed && state == State::Closing {
-                return self.finish_close().await;
+                // Boxed: its timers live on the heap only while closing,
+                // not in every idle connection's task.
+                return Box::pin(self.finish_close()).await;
             }
-            let shared = self.conn.shared.clone();
-            tokio::select! {
-                biased;
-                _ = shared.wake.notified() => {}
-                ready = self.stream.writable(), if !flushed => {
-                    if ready.is_err() {
-                        return End::Abnormal;
-                    }
+            // Wait for a wake-up, or for the socket: writable while bytes
+            // wait, else readable (input is read as soon as it is there).
+            let wait = poll_fn(|cx| {
+                if self.conn.shared.wake.poll(cx).is_ready() {
+                    return Poll::Ready(Flow::Continue);
                 }
-                ready = self.stream.readable(), if flushed => {
-                    if ready.is_err() {
-                        return End::Abnormal;
-                    }
-                    match self.read() {
-                        Flow::Continue => {}
-                        Flow::Eof => return End::Abnormal,
-                        Flow::Failed(e) => {
-                            tracing::debug!(id = self.conn.id(), "read failed: {e}");
-                            return End::Abnormal;
-                        }
-                    }
+                if flushed {
+                    self.poll_read(cx)
+                } else {
+                    self.stream.poll_write_ready(cx).map(|ready| match ready {
+                        Ok(()) => Flow::Continue,
+                        Err(e) => Flow::Failed(e),
+                    })
+                }
+            });
+            match wait.await {
+                Flow::Continue => {}
+                Flow::Eof => return End::Abnormal,
+                Flow::Failed(e) => {
+                    tracing::debug!(id = self.conn.id(), "socket failed: {e}");
+                    return End::Abnormal;
                 }
             }
         }
@@ -208,46 +254,48 @@ impl Session {
 
     /// Waits for input and reads it; false at EOF or on an error.
     async fn read_when_ready(&mut self) -> bool {
-        self.stream.readable().await.is_ok() && matches!(self.read(), Flow::Continue)
+        matches!(poll_fn(|cx| self.poll_read(cx)).await, Flow::Continue)
     }
 
-    /// Reads what the socket has and processes it.
-    fn read(&mut self) -> Flow {
+    /// Reads what the socket has, if anything, and processes it.
+    ///
+    /// Through `poll_read`, which forgets the socket's readiness after a
+    /// short read: the next wait goes straight to epoll instead of trying
+    /// a read that would fail with `EAGAIN`.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Flow> {
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            let held = self.leftover.len();
+            let leftover = self.held.leftover();
+            let held = leftover.len();
             if let Some(dst) = scratch.get_mut(..held) {
-                dst.copy_from_slice(&self.leftover);
+                dst.copy_from_slice(leftover);
             }
-            let result = match scratch.get_mut(held..) {
-                Some(room) => self.stream.try_read(room),
-                None => Ok(0),
+            let mut room = ReadBuf::new(scratch.get_mut(held..).unwrap_or_default());
+            let n = match Pin::new(&mut self.stream).poll_read(cx, &mut room) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Flow::Failed(e)),
+                Poll::Ready(Ok(())) => room.filled().len(),
             };
-            match result {
-                Ok(0) => Flow::Eof,
-                Ok(n) => {
-                    self.leftover = Vec::new();
-                    let shared = &self.conn.shared;
-                    shared
-                        .last_rx
-                        .store(self.inner.clients.now_ms(), Ordering::Relaxed);
-                    shared.ping_sent.store(0, Ordering::Relaxed);
-                    if let Some(input) = scratch.get_mut(..held + n) {
-                        self.process(input);
-                    }
-                    Flow::Continue
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Flow::Continue,
-                Err(e) => Flow::Failed(e),
+            if n == 0 {
+                return Poll::Ready(Flow::Eof);
             }
+            self.held.take_leftover();
+            let shared = &self.conn.shared;
+            shared
+                .last_rx
+                .store(self.inner.clients.now_ms(), Ordering::Relaxed);
+            shared.ping_sent.store(0, Ordering::Relaxed);
+            if let Some(input) = scratch.get_mut(..held + n) {
+                self.process(input);
+            }
+            Poll::Ready(Flow::Continue)
         })
     }
 
     /// Decodes everything in `input`, running callbacks; keeps an
     /// incomplete tail in `leftover`.
     fn process(&mut self, input: &mut [u8]) {
-        let shared = self.conn.shared.clone();
-        shared.dispatching.store(true, Ordering::Relaxed);
+        self.conn.shared.dispatching.store(true, Ordering::Relaxed);
         let mut pos = 0;
         loop {
             let decoded = match self.rx.decode(input.get_mut(pos..).unwrap_or_default()) {
@@ -282,22 +330,22 @@ impl Session {
                 }
             }
         }
-        shared.dispatching.store(false, Ordering::Relaxed);
+        self.conn.shared.dispatching.store(false, Ordering::Relaxed);
         if !self.rx.is_closed()
             && let Some(rest) = input.get(pos..).filter(|r| !r.is_empty())
         {
-            self.leftover = rest.to_vec();
+            self.held.set_leftover(rest);
         }
     }
 
     fn on_data(&mut self, kind: DataKind, payload: &[u8], last: bool) -> Result<(), ProtocolError> {
-        if last && self.message.is_empty() {
+        if last && !self.held.has_message() {
             // The whole message came in one read: hand it over in place.
             return self.dispatch(kind, payload);
         }
-        self.message.extend_from_slice(payload);
+        self.held.message().extend_from_slice(payload);
         if last {
-            let message = std::mem::take(&mut self.message);
+            let message = self.held.take_message();
             return self.dispatch(kind, &message);
         }
         Ok(())
@@ -326,7 +374,7 @@ impl Session {
         if outcome.is_err() {
             tracing::error!(id = conn.id(), peer = %conn.peer_addr(), "message callback panicked; closing with 1011");
             self.open = false;
-            self.message = Vec::new();
+            self.held.take_message();
             let mut out = self.conn.outbox();
             if out.state == State::Open {
                 queue_close(&mut out, CloseCode::INTERNAL_ERROR, "internal error");
@@ -339,7 +387,7 @@ impl Session {
     fn fail(&mut self, e: ProtocolError) {
         tracing::debug!(id = self.conn.id(), peer = %self.conn.peer_addr(), "protocol error: {e}");
         self.open = false;
-        self.message = Vec::new();
+        self.held.take_message();
         let mut out = self.conn.outbox();
         if out.state == State::Open {
             queue_close(&mut out, e.close_code(), &e.to_string());
@@ -349,13 +397,87 @@ impl Session {
     fn on_peer_close(&mut self, close: Close<'_>) {
         self.open = false;
         self.peer_closed = true;
-        self.message = Vec::new();
+        self.held.take_message();
         let mut out = self.conn.outbox();
         if out.state == State::Open {
             // Echo the code (RFC 6455 §5.5.1); an empty close gets an empty one.
             queue_close(&mut out, close.code, "");
-            out.close = Some((close.code, close.reason.to_owned()));
+            out.close = Some((close.code, close.reason.into()));
         }
+    }
+}
+
+/// Input kept between reads: the unconsumed end of a read (a frame cut in
+/// two) and a message that spans reads or frames. Boxed, and only while
+/// either holds bytes, so an idle session pays one pointer for both.
+#[derive(Default)]
+struct Held(Option<Box<HeldBytes>>);
+
+#[derive(Default)]
+struct HeldBytes {
+    leftover: Vec<u8>,
+    message: Vec<u8>,
+}
+
+impl Held {
+    fn with_leftover(leftover: Vec<u8>) -> Held {
+        let mut held = Held::default();
+        if !leftover.is_empty() {
+            held.bytes().leftover = leftover;
+        }
+        held
+    }
+
+    fn bytes(&mut self) -> &mut HeldBytes {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    /// Frees the box once it holds nothing.
+    fn release_if_empty(&mut self) {
+        if self
+            .0
+            .as_ref()
+            .is_some_and(|b| b.leftover.is_empty() && b.message.is_empty())
+        {
+            self.0 = None;
+        }
+    }
+
+    fn leftover(&self) -> &[u8] {
+        self.0.as_ref().map_or(&[], |b| &b.leftover)
+    }
+
+    fn take_leftover(&mut self) -> Vec<u8> {
+        let taken = self
+            .0
+            .as_mut()
+            .map(|b| std::mem::take(&mut b.leftover))
+            .unwrap_or_default();
+        self.release_if_empty();
+        taken
+    }
+
+    fn set_leftover(&mut self, rest: &[u8]) {
+        self.bytes().leftover = rest.to_vec();
+    }
+
+    fn has_message(&self) -> bool {
+        self.0.as_ref().is_some_and(|b| !b.message.is_empty())
+    }
+
+    /// The message being assembled (allocating the box if need be).
+    fn message(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes().message
+    }
+
+    fn take_message(&mut self) -> Vec<u8> {
+        let taken = self
+            .0
+            .as_mut()
+            .map(|b| std::mem::take(&mut b.message))
+            .unwrap_or_default();
+        self.release_if_empty();
+        taken
     }
 }
 
@@ -411,7 +533,12 @@ impl Pending {
                 slices[n] = IoSlice::new(tail);
                 n += 1;
             }
-            let mut written = match stream.try_write_vectored(&slices[..n]) {
+            // One slice (the usual reply) goes by send(2), cheaper than writev(2).
+            let result = match &slices[..n] {
+                [one] => stream.try_write(one),
+                many => stream.try_write_vectored(many),
+            };
+            let mut written = match result {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(written) => written,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((false, progressed)),
