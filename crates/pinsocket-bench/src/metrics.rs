@@ -356,6 +356,9 @@ pub(crate) struct Crowd {
 /// message, then sits idle), divided by `idle`. With `crowd` above `idle`,
 /// then opens the rest up to `crowd` and sends one message on every
 /// connection at once, counting the replies.
+/// How long connections stay quiet before memory is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
+
 pub(crate) async fn memory(
     server: &ServerProc,
     idle: usize,
@@ -369,7 +372,10 @@ pub(crate) async fn memory(
     let mut clients = timeout(Duration::from_secs(120), open_many(server, idle))
         .await
         .context("opening idle connections timed out")??;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Idle means quiet for a while, not just opened: servers that give
+    // memory back when a connection goes quiet (pinsocket parks a session
+    // after 1 s without input) get the time to do it.
+    tokio::time::sleep(IDLE_SETTLE).await;
     let after = server.rss()?;
     let per_conn = after.saturating_sub(before) as f64 / idle.max(1) as f64;
     let crowd = match crowd.filter(|&c| c > idle) {

@@ -45,6 +45,14 @@ impl Clients {
         self.conns().len()
     }
 
+    /// Connections whose session task is parked.
+    pub(crate) fn parked(&self) -> usize {
+        self.conns()
+            .values()
+            .filter(|c| c.shared.park.is_parked())
+            .count()
+    }
+
     /// True if no WebSocket is open.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -142,6 +150,7 @@ impl Clients {
         let interval = duration_ms(timeouts.ping_interval);
         let timeout = duration_ms(timeouts.ping_timeout);
         let send_timeout = duration_ms(timeouts.send_timeout);
+        let park_after = duration_ms(timeouts.park_after);
         for conn in self.conns().values() {
             let shared = &conn.shared;
             {
@@ -174,6 +183,11 @@ impl Clients {
                 shared.ping_sent.store(now, Ordering::Relaxed);
                 conn.send_control(OpCode::Ping, b"");
                 shared.wake.notify();
+            } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= park_after
+                && shared.park.request()
+            {
+                // Quiet for a while: ask the session to park its task.
+                shared.wake.notify();
             }
         }
     }
@@ -194,6 +208,7 @@ pub(crate) struct Timeouts {
     pub(crate) ping_timeout: Duration,
     pub(crate) send_timeout: Duration,
     pub(crate) close_timeout: Duration,
+    pub(crate) park_after: Duration,
 }
 
 fn duration_ms(d: Duration) -> u64 {

@@ -7,7 +7,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -144,6 +144,40 @@ impl Wake {
     }
 }
 
+/// A session's task state as the sweep sees it: running, asked to park
+/// (after a quiet spell), or parked (no task; see `session::park`).
+#[derive(Default)]
+pub(crate) struct Park(AtomicU8);
+
+const RUNNING: u8 = 0;
+const REQUESTED: u8 = 1;
+const PARKED: u8 = 2;
+
+impl Park {
+    /// Asks a running session to park; false if it is not running.
+    pub(crate) fn request(&self) -> bool {
+        self.0
+            .compare_exchange(RUNNING, REQUESTED, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub(crate) fn is_requested(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == REQUESTED
+    }
+
+    pub(crate) fn set_parked(&self) {
+        self.0.store(PARKED, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_running(&self) {
+        self.0.store(RUNNING, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_parked(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == PARKED
+    }
+}
+
 pub(crate) struct Shared {
     id: u64,
     peer: SocketAddr,
@@ -152,6 +186,8 @@ pub(crate) struct Shared {
     outbox: Mutex<Outbox>,
     /// Wakes the session task: something was queued or the state changed.
     pub(crate) wake: Wake,
+    /// Whether the session's task is running, asked to park, or parked.
+    pub(crate) park: Park,
     /// Set while the session task runs callbacks; it flushes afterwards, so
     /// their sends need no wake-up and are not held to the queue limit (the
     /// session reads no more input until they are written: backpressure).
@@ -210,6 +246,7 @@ impl Connection {
                     closing_since: None,
                 }),
                 wake: Wake::default(),
+                park: Park::default(),
                 dispatching: AtomicBool::new(false),
                 last_rx: AtomicU64::new(now_ms),
                 ping_sent: AtomicU64::new(0),

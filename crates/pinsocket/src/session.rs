@@ -12,9 +12,9 @@ use std::future::poll_fn;
 use std::io::{self, IoSlice};
 use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::{Buf, Bytes};
 use pinsocket_core::{Close, CloseCode, DataKind, Event, OpCode, ProtocolError, Receiver, Role};
@@ -46,11 +46,15 @@ enum End {
     TimedOut,
     /// The client took none of our bytes for the send timeout.
     Stalled,
+    /// Not ended: quiet, and asked to park (see [`Session::park`]).
+    Parked,
 }
 
 /// What a read asks the session loop to do next.
 enum Flow {
     Continue,
+    /// Nothing to do, and the sweep asked this quiet session to park.
+    Park,
     Eof,
     Failed(io::Error),
 }
@@ -112,8 +116,35 @@ impl Session {
     #[allow(clippy::manual_async_fn)]
     pub(crate) fn run(mut self) -> impl Future<Output = ()> + Send {
         async move {
-            let end = self.drive().await;
-            self.end(end);
+            match self.drive().await {
+                End::Parked => self.park(),
+                end => self.end(end),
+            }
+        }
+    }
+
+    /// True if the session may park now: asked to, open, and holding no
+    /// input (its replies are written, as it only waits to read then).
+    fn may_park(&self, state: State) -> bool {
+        state == State::Open && self.held.is_empty() && self.conn.shared.park.is_requested()
+    }
+
+    /// Ends the task but not the connection: the session moves into a
+    /// [`Parked`] whose waker is registered for input and for the
+    /// connection's wake-ups; either spawns a task for it again.
+    fn park(self) {
+        let shared = self.conn.shared.clone();
+        shared.park.set_parked();
+        let parked = Arc::new(Parked::default());
+        let waker = Waker::from(parked.clone());
+        let cx = &mut Context::from_waker(&waker);
+        // Register before storing the session: a wake-up in between finds
+        // no session and leaves a note, read below, so none is lost.
+        let mut due = self.stream.poll_read_ready(cx).is_ready();
+        due |= shared.wake.poll(cx).is_ready();
+        *parked.slot() = Some(self);
+        if due || parked.woken_early.swap(false, Ordering::AcqRel) {
+            parked.resume();
         }
     }
 
@@ -140,6 +171,8 @@ impl Session {
             End::Abnormal => (CloseCode::ABNORMAL, "".into()),
             End::TimedOut => (CloseCode::ABNORMAL, "ping timeout".into()),
             End::Stalled => (CloseCode::POLICY_VIOLATION, "client too slow".into()),
+            // `run` parks instead of ending.
+            End::Parked => (CloseCode::ABNORMAL, "".into()),
         };
         closed(&inner, &conn, code, &reason);
     }
@@ -207,7 +240,10 @@ impl Session {
                     return Poll::Ready(Flow::Continue);
                 }
                 if flushed {
-                    self.poll_read(cx)
+                    match self.poll_read(cx) {
+                        Poll::Pending if self.may_park(state) => Poll::Ready(Flow::Park),
+                        other => other,
+                    }
                 } else {
                     self.stream.poll_write_ready(cx).map(|ready| match ready {
                         Ok(()) => Flow::Continue,
@@ -217,6 +253,7 @@ impl Session {
             });
             match wait.await {
                 Flow::Continue => {}
+                Flow::Park => return End::Parked,
                 Flow::Eof => return End::Abnormal,
                 Flow::Failed(e) => {
                     tracing::debug!(id = self.conn.id(), "socket failed: {e}");
@@ -407,6 +444,46 @@ impl Session {
     }
 }
 
+/// A parked session: no task, only this allocation, until its waker runs.
+#[derive(Default)]
+struct Parked {
+    session: Mutex<Option<Session>>,
+    /// A wake-up came before the session was stored.
+    woken_early: AtomicBool,
+}
+
+impl Parked {
+    fn slot(&self) -> MutexGuard<'_, Option<Session>> {
+        // Only ever holds or takes a whole session: a poisoned lock is fine.
+        self.session
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Spawns the session's task again, if no other wake-up did.
+    fn resume(&self) {
+        let session = self.slot().take();
+        match session {
+            Some(session) => {
+                session.conn.shared.park.set_running();
+                let runtime = session.inner.runtime.clone();
+                runtime.spawn(session.run());
+            }
+            None => self.woken_early.store(true, Ordering::Release),
+        }
+    }
+}
+
+impl Wake for Parked {
+    fn wake(self: Arc<Self>) {
+        self.resume();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.resume();
+    }
+}
+
 /// Input kept between reads: the unconsumed end of a read (a frame cut in
 /// two) and a message that spans reads or frames. Boxed, and only while
 /// either holds bytes, so an idle session pays one pointer for both.
@@ -441,6 +518,10 @@ impl Held {
         {
             self.0 = None;
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_none()
     }
 
     fn leftover(&self) -> &[u8] {

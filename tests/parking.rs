@@ -1,0 +1,121 @@
+//! Parked sessions: a WebSocket quiet for `park_idle_after` gives up its
+//! task and keeps only its state; input, a send from elsewhere, the sweep's
+//! ping and shutdown each bring it back, and nothing is lost on the way.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Closes, RawWs, WAIT, client_frame, echo_builder, server_frame, wait_until};
+use pinsocket::{CloseCode, RunningServer};
+
+const PARK_AFTER: Duration = Duration::from_millis(100);
+
+fn server(closes: &Closes) -> RunningServer {
+    echo_builder()
+        .park_idle_after(PARK_AFTER)
+        .on_close(closes.hook())
+        .start()
+        .unwrap()
+}
+
+async fn all_parked(server: &RunningServer, n: usize) {
+    wait_until(&format!("{n} parked"), WAIT, || server.parked() == n).await;
+}
+
+#[tokio::test]
+async fn parked_sessions_wake_for_input_sends_and_close() {
+    let closes = Closes::new();
+    let server = server(&closes);
+    let addr = server.local_addr();
+    let mut a = RawWs::connect(addr, "/").await;
+    let mut b = RawWs::connect(addr, "/").await;
+    all_parked(&server, 2).await;
+    assert_eq!(server.clients().len(), 2);
+
+    // Input wakes a parked session: the echo comes back whole, also for a
+    // frame split over several writes with pauses longer than the park
+    // delay between them (a session holding part of a frame stays awake).
+    a.expect_echo(0x1, b"hello after a nap").await;
+    let frame = client_frame(0x1, b"in three pieces");
+    for piece in frame.chunks(7) {
+        a.write(piece).await;
+        tokio::time::sleep(PARK_AFTER * 3).await;
+    }
+    a.expect_bytes(&server_frame(0x1, b"in three pieces")).await;
+    all_parked(&server, 2).await;
+
+    // A send from another thread wakes it: broadcasts reach both.
+    let reached = server.clients().broadcast_text("to everyone");
+    assert_eq!(reached, 2);
+    a.expect_bytes(&server_frame(0x1, b"to everyone")).await;
+    b.expect_bytes(&server_frame(0x1, b"to everyone")).await;
+    all_parked(&server, 2).await;
+
+    // The client's close wakes it: the close is echoed and reported.
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye");
+    b.write(&client_frame(0x8, &close)).await;
+    assert_eq!(b.expect_close(1000).await, "");
+    b.expect_eof().await;
+    let codes = closes.wait_for(1, WAIT).await;
+    assert_eq!(codes, [(1000, "bye".to_owned())]);
+    all_parked(&server, 1).await;
+
+    // Shutdown wakes the rest with 1001.
+    let stopping = tokio::task::spawn_blocking(move || server.shutdown());
+    a.expect_close(CloseCode::GOING_AWAY.0).await;
+    a.write(&client_frame(0x8, &1001u16.to_be_bytes())).await;
+    a.expect_eof().await;
+    stopping.await.unwrap();
+    assert_eq!(closes.wait_for(2, WAIT).await[1].0, 1001);
+}
+
+#[tokio::test]
+async fn a_parked_session_still_pings_and_times_out() {
+    let closes = Closes::new();
+    let server = echo_builder()
+        .park_idle_after(PARK_AFTER)
+        .ping_interval(Duration::from_millis(600))
+        .ping_timeout(Duration::from_millis(300))
+        .on_close(closes.hook())
+        .start()
+        .unwrap();
+    let mut ws = RawWs::connect(server.local_addr(), "/").await;
+    all_parked(&server, 1).await;
+
+    // The sweep's ping wakes the session to write it; answered, the
+    // connection lives on and parks again.
+    let ping = ws.read_frame().await;
+    assert_eq!(ping.opcode, 0x9);
+    ws.write(&client_frame(0xA, &ping.payload)).await;
+    all_parked(&server, 1).await;
+
+    // Unanswered, the next one ends it at the ping timeout.
+    let ping = ws.read_frame().await;
+    assert_eq!(ping.opcode, 0x9);
+    let codes = closes.wait_for(1, WAIT).await;
+    assert_eq!(codes, [(1006, "ping timeout".to_owned())]);
+    wait_until("the connection is gone", WAIT, || {
+        server.clients().is_empty() && server.connections() == 0
+    })
+    .await;
+    assert_eq!(server.parked(), 0);
+    server.shutdown();
+}
+
+#[tokio::test]
+async fn a_busy_session_does_not_park() {
+    let closes = Closes::new();
+    let server = server(&closes);
+    let mut ws = RawWs::connect(server.local_addr(), "/").await;
+    // Steady traffic, a message every 20 ms for 1 s: never quiet for the
+    // park delay, so never parked.
+    for i in 0..50 {
+        ws.expect_echo(0x1, format!("tick {i}").as_bytes()).await;
+        assert_eq!(server.parked(), 0, "parked while busy, at tick {i}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown();
+}
