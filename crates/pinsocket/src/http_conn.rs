@@ -329,9 +329,9 @@ async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked
     if inner.shutting_down.load(Ordering::SeqCst) {
         let _ = conn.close(CloseCode::GOING_AWAY, "server shutting down");
     }
-    // A task of its own: its future holds only what a WebSocket needs.
-    let session = crate::session::Session::new(inner, stream, ws, tracked);
-    tokio::spawn(session.run());
+    // A task of its own when there is work, its future holding only what a
+    // WebSocket needs; none while the connection is quiet.
+    crate::session::Session::new(inner, stream, ws, tracked).start();
 }
 
 struct StaticRequest {

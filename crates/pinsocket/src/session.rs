@@ -110,6 +110,18 @@ impl Session {
         }
     }
 
+    /// Starts serving the connection. With nothing to do yet (no input came
+    /// with the handshake, nothing queued), it starts parked: a connection
+    /// that stays quiet never holds a task.
+    pub(crate) fn start(self) {
+        if self.held.is_empty() {
+            self.park();
+        } else {
+            let runtime = self.inner.runtime.clone();
+            runtime.spawn(self.run());
+        }
+    }
+
     /// Runs the connection to its end, then reports the close.
     // Not an `async fn`: one of those would keep its argument and a moved
     // copy of it side by side in the future, twice the session's size.
