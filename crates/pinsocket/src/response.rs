@@ -29,12 +29,27 @@ pub(crate) fn reason(status: u16) -> &'static str {
 
 /// Starts a response head: status line, `Date` and `Server`.
 pub(crate) fn status_line(out: &mut String, status: u16) {
-    let _ = write!(
-        out,
-        "HTTP/1.1 {status} {}\r\nDate: {}\r\nServer: pinsocket\r\n",
-        reason(status),
-        http_date(SystemTime::now())
-    );
+    let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: ", reason(status));
+    with_date_now(|date| out.push_str(date));
+    out.push_str("\r\nServer: pinsocket\r\n");
+}
+
+thread_local! {
+    /// The `Date` value of the current second, per worker thread.
+    static DATE: std::cell::RefCell<(u64, String)> = const { std::cell::RefCell::new((u64::MAX, String::new())) };
+}
+
+/// Runs `f` with the `Date` header value for now, formatted once a second.
+fn with_date_now(f: impl FnOnce(&str)) {
+    let now = SystemTime::now();
+    let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    DATE.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if cached.0 != secs {
+            *cached = (secs, http_date(now));
+        }
+        f(&cached.1);
+    });
 }
 
 /// A complete plain-text error response. `extra` headers are written as

@@ -21,6 +21,7 @@ use std::collections::HashMap;
 use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use tracing::debug;
 
@@ -70,7 +71,7 @@ enum Source {
     Embedded {
         pages: &'static [Page],
         /// The ETag of `pages[i]` at index `i`.
-        etags: Vec<String>,
+        etags: Vec<Arc<str>>,
         /// Page path to index into `pages`; the first page wins on duplicates.
         by_path: HashMap<&'static str, usize>,
     },
@@ -94,7 +95,7 @@ pub(crate) struct File {
     /// The `Content-Type` header value.
     pub(crate) content_type: &'static str,
     /// Strong validator, already quoted, e.g. "\"5f2a-1c3\"".
-    pub(crate) etag: String,
+    pub(crate) etag: Arc<str>,
     /// The number of bytes in `body`.
     pub(crate) len: u64,
     /// The contents.
@@ -139,7 +140,7 @@ impl StaticFiles {
     pub(crate) fn embedded(pages: &'static [Page]) -> StaticFiles {
         let etags = pages
             .iter()
-            .map(|page| embedded_etag(page.contents))
+            .map(|page| Arc::from(embedded_etag(page.contents)))
             .collect();
         let mut by_path = HashMap::with_capacity(pages.len());
         for (i, page) in pages.iter().enumerate() {
@@ -381,7 +382,7 @@ async fn open_resolved(
     }
     Lookup::Found(File {
         content_type,
-        etag: disk_etag(&opened),
+        etag: disk_etag(&opened).into(),
         len: opened.len(),
         body: Body::Disk(file),
     })
@@ -891,8 +892,8 @@ mod tests {
             other => panic!("expected a page, got {other:?}"),
         };
         let led = etag_of(files.lookup("/led.html").await);
-        assert_eq!(led, embedded_etag(b"<h1>led</h1>"));
-        assert_eq!(led, format!("\"{:016x}-c\"", fnv1a64(b"<h1>led</h1>")));
+        assert_eq!(*led, *embedded_etag(b"<h1>led</h1>"));
+        assert_eq!(*led, *format!("\"{:016x}-c\"", fnv1a64(b"<h1>led</h1>")));
         // Same contents, same tag; different contents, different tag.
         assert_eq!(etag_of(files.lookup("/copy.html").await), led);
         assert_ne!(etag_of(files.lookup("/").await), led);
