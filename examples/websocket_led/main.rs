@@ -9,6 +9,9 @@
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use clap::Parser;
 use pinsocket::Server;
 
@@ -40,13 +43,7 @@ impl SimulatedLed {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    common::init_logging("info");
     static LED: SimulatedLed = SimulatedLed {
         high: AtomicBool::new(false),
     };

@@ -7,6 +7,9 @@
 
 use std::net::SocketAddr;
 
+#[path = "../common/mod.rs"]
+mod common;
+
 use clap::Parser;
 use pinsocket::Server;
 
@@ -20,13 +23,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    common::init_logging("info");
     let server = Server::new()
         .bind(args.listen)
         .max_message_len(256)

@@ -541,10 +541,15 @@ impl Held {
     }
 
     fn take_leftover(&mut self) -> Vec<u8> {
+        self.take(|b| &mut b.leftover)
+    }
+
+    /// Takes one of the buffers, freeing the box if both are then empty.
+    fn take(&mut self, which: impl FnOnce(&mut HeldBytes) -> &mut Vec<u8>) -> Vec<u8> {
         let taken = self
             .0
             .as_mut()
-            .map(|b| std::mem::take(&mut b.leftover))
+            .map(|b| std::mem::take(which(b)))
             .unwrap_or_default();
         self.release_if_empty();
         taken
@@ -564,13 +569,7 @@ impl Held {
     }
 
     fn take_message(&mut self) -> Vec<u8> {
-        let taken = self
-            .0
-            .as_mut()
-            .map(|b| std::mem::take(&mut b.message))
-            .unwrap_or_default();
-        self.release_if_empty();
-        taken
+        self.take(|b| &mut b.message)
     }
 }
 
