@@ -1,16 +1,15 @@
 //! Per-connection memory: 10,000 idle WebSocket connections held open on the
-//! echo server, then closed with the closing handshake, twice. The
-//! process's resident memory (this process is both the clients and the
-//! server) must grow by at most [`PER_CONNECTION_BOUND`] per connection, the
-//! second round must fit in what the first left (within [`RETURN_BOUND`]),
-//! and the server's counters (open WebSockets, TCP connections, `on_close`
-//! calls) must come back to zero after each. docs/CONFORMANCE.md states the
-//! same bounds and the measured values.
+//! echo server, then closed with the closing handshake, twice. The server's
+//! resident memory must grow by at most [`PER_CONNECTION_BOUND`] per
+//! connection, the second round must fit in what the first left (within
+//! [`RETURN_BOUND`]), and the server's counters (open WebSockets, TCP
+//! connections, `on_close` calls) must come back to zero after each.
+//! docs/CONFORMANCE.md states the same bounds and the measured values.
 //!
-//! Both ends of every connection are in this process: 10,000 connections
-//! need 20,000 descriptors and some spare. The test raises the open-file
-//! limit; where the hard limit is lower and cannot be raised, it holds as
-//! many as the limit allows and says so on stderr.
+//! The server runs in this process and the clients in a child process (this
+//! test binary again, told so by [`CLIENT_ENV`]), so the memory read is the
+//! server's alone and each process needs only one descriptor per
+//! connection. Both raise their open-file limit to what that takes.
 //!
 //! A test binary of its own: no other test runs in this process to disturb
 //! its memory or its file descriptors.
@@ -27,6 +26,9 @@ use common::{
     upgrade_request, wait_until, within,
 };
 use futures_util::future::join_all;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
 use pinsocket::RunningServer;
 use rlimit::Resource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -35,26 +37,31 @@ use tokio::time::Instant;
 
 /// Connections held at once.
 const CONNECTIONS: usize = 10_000;
-/// Most resident memory one idle connection may cost, both ends counted
-/// (the client's socket and the server's session): measured 1.9 to 2.2 KiB.
-const PER_CONNECTION_BOUND: u64 = 8 * 1024;
-/// How far resident memory may grow over a second round of opening and
-/// closing every connection (about 400 bytes a connection): measured 0.6 to
-/// 2.4 MiB, from allocator fragmentation.
+/// Most resident memory one idle connection may cost the server: measured
+/// 0.9 to 1.0 KiB (docs/CONFORMANCE.md).
+const PER_CONNECTION_BOUND: u64 = 4 * 1024;
+/// How far the server's resident memory may grow over a second round of
+/// opening and closing every connection (400 bytes a connection), from
+/// allocator fragmentation; a leak of a connection's state would exceed it.
 const RETURN_BOUND: u64 = 4 << 20;
 /// Handshakes in flight at once: under the server's listen backlog (1024
 /// by default), so no SYN is dropped and retried a second later.
 const BATCH: usize = 500;
-/// File descriptors besides the two per connection.
-const SPARE_FDS: u64 = 128;
+/// File descriptors besides the one per connection.
+const SPARE_FDS: u64 = 256;
 /// The longest the server may take to register or let go of everyone.
 const LIMIT: Duration = Duration::from_secs(5);
+/// Set (to the server's address) in the child process that plays the clients.
+const CLIENT_ENV: &str = "PINSOCKET_MEMORY_TEST_CLIENT";
+/// This test's name, for the child process to run it alone.
+const TEST_NAME: &str = "ten_thousand_idle_websockets_cost_bounded_memory_and_leave_nothing";
+/// What the child prints before each answer, telling it from libtest's output.
+const ANSWER: &str = "memory-test-client: ";
 
-/// Raises the open-file limit to what `CONNECTIONS` need (two descriptors
-/// each, in this process), the hard limit too if allowed; returns how many
-/// connections the limit allows.
-fn raise_open_file_limit() -> usize {
-    let needed = 2 * CONNECTIONS as u64 + SPARE_FDS;
+/// Raises the open-file limit to what `CONNECTIONS` need (one descriptor
+/// each, in each process), the hard limit too if allowed.
+fn raise_open_file_limit() {
+    let needed = CONNECTIONS as u64 + SPARE_FDS;
     let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
     if soft < needed {
         // Raising the hard limit needs CAP_SYS_RESOURCE; without it, the
@@ -63,14 +70,102 @@ fn raise_open_file_limit() -> usize {
             rlimit::setrlimit(Resource::NOFILE, hard.min(needed), hard).unwrap();
         }
     }
-    let (soft, _) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    let allowed = usize::try_from(soft.saturating_sub(SPARE_FDS) / 2).unwrap();
-    if allowed < CONNECTIONS {
-        eprintln!(
-            "open-file limit {soft} (hard {hard}) allows only {allowed} of {CONNECTIONS} connections"
-        );
+    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
+    assert!(
+        soft >= needed,
+        "the open-file limit ({soft}, hard {hard}) is below the {needed} this test needs"
+    );
+}
+
+/// The child process: opens and closes connections when told on stdin
+/// (`open N`, `close`), answering on stdout, until stdin ends.
+async fn client_main(addr: std::net::SocketAddr) {
+    raise_open_file_limit();
+    let mut streams: Vec<TcpStream> = Vec::new();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if std::io::stdin().read_line(&mut line).unwrap() == 0 {
+            return;
+        }
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["open", n] => {
+                let n: usize = n.parse().unwrap();
+                while streams.len() < n {
+                    let batch = BATCH.min(n - streams.len());
+                    let opened = within(
+                        "a batch of handshakes",
+                        join_all((0..batch).map(|_| open(addr))),
+                    )
+                    .await;
+                    streams.extend(opened);
+                }
+                println!("{ANSWER}opened {n}");
+            }
+            ["close"] => {
+                while !streams.is_empty() {
+                    let batch: Vec<TcpStream> = streams.drain(..BATCH.min(streams.len())).collect();
+                    within(
+                        "a batch of closing handshakes",
+                        join_all(batch.into_iter().map(close)),
+                    )
+                    .await;
+                }
+                println!("{ANSWER}closed");
+            }
+            other => panic!("unknown command {other:?}"),
+        }
     }
-    allowed.min(CONNECTIONS)
+}
+
+/// The clients' process, seen from the server's side.
+struct Clients {
+    child: Child,
+    to: ChildStdin,
+    from: BufReader<ChildStdout>,
+}
+
+impl Clients {
+    fn spawn(addr: std::net::SocketAddr) -> Clients {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
+            .env(CLIENT_ENV, addr.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let to = child.stdin.take().unwrap();
+        let from = BufReader::new(child.stdout.take().unwrap());
+        Clients { child, to, from }
+    }
+
+    /// Sends a command and waits (blocking: the server has a runtime of its
+    /// own) for the child's answer.
+    fn ask(&mut self, command: &str) -> String {
+        writeln!(self.to, "{command}").unwrap();
+        self.to.flush().unwrap();
+        let mut line = String::new();
+        loop {
+            line.clear();
+            let n = self.from.read_line(&mut line).unwrap();
+            assert!(
+                n > 0,
+                "the client process ended before answering {command:?}"
+            );
+            // libtest may have begun the line (`test NAME ... `).
+            if let Some(at) = line.find(ANSWER) {
+                return line[at + ANSWER.len()..].trim_end().to_owned();
+            }
+        }
+    }
+
+    /// Ends the child (stdin closed) and checks that it passed.
+    fn finish(self) {
+        let Clients { mut child, to, .. } = self;
+        drop(to);
+        assert!(child.wait().unwrap().success(), "the client process failed");
+    }
 }
 
 /// Connects and completes the opening handshake.
@@ -101,35 +196,23 @@ struct Round {
     after: u64,
 }
 
-/// Opens `n` WebSockets, checks that the server holds them all, closes
-/// them, and checks that the server lets go of every one.
-async fn round(server: &RunningServer, n: usize, closes: &AtomicUsize) -> Round {
-    let addr = server.local_addr();
+/// Has the child open `n` WebSockets, checks that the server holds them
+/// all, has them closed, and checks that the server lets go of every one.
+async fn round(
+    server: &RunningServer,
+    clients: &mut Clients,
+    n: usize,
+    closes: &AtomicUsize,
+) -> Round {
     let closed_before = closes.load(Ordering::SeqCst);
     let before = rss_bytes();
-    let mut streams = Vec::with_capacity(n);
-    while streams.len() < n {
-        let batch = BATCH.min(n - streams.len());
-        let opened = within(
-            "a batch of handshakes",
-            join_all((0..batch).map(|_| open(addr))),
-        )
-        .await;
-        streams.extend(opened);
-    }
+    assert_eq!(clients.ask(&format!("open {n}")), format!("opened {n}"));
     wait_until("every connection registered", LIMIT, || {
         server.clients().len() == n && server.connections() == n
     })
     .await;
     let held = rss_bytes();
-    while !streams.is_empty() {
-        let batch: Vec<TcpStream> = streams.drain(..BATCH.min(streams.len())).collect();
-        within(
-            "a batch of closing handshakes",
-            join_all(batch.into_iter().map(close)),
-        )
-        .await;
-    }
+    assert_eq!(clients.ask("close"), "closed");
     wait_until("every connection gone", LIMIT, || {
         server.clients().is_empty() && server.connections() == 0
     })
@@ -148,7 +231,12 @@ async fn round(server: &RunningServer, n: usize, closes: &AtomicUsize) -> Round 
 
 #[tokio::test]
 async fn ten_thousand_idle_websockets_cost_bounded_memory_and_leave_nothing() {
-    let n = raise_open_file_limit();
+    if let Ok(addr) = std::env::var(CLIENT_ENV) {
+        client_main(addr.parse().unwrap()).await;
+        return;
+    }
+    raise_open_file_limit();
+    let n = CONNECTIONS;
     let normal_closes = Arc::new(AtomicUsize::new(0));
     let other_closes = Arc::new(AtomicUsize::new(0));
     let (normal, other) = (normal_closes.clone(), other_closes.clone());
@@ -160,13 +248,15 @@ async fn ten_thousand_idle_websockets_cost_bounded_memory_and_leave_nothing() {
         .start()
         .unwrap();
     let start = Instant::now();
+    let mut clients = Clients::spawn(server.local_addr());
 
     // First round, from cold: what holding the connections costs.
-    let cold = round(&server, n, &normal_closes).await;
+    let cold = round(&server, &mut clients, n, &normal_closes).await;
     // Second round: glibc's malloc keeps the memory freed by the first
     // round for reuse rather than giving it back, so the second round must
     // fit in it. A leak would show here as growth.
-    let warm = round(&server, n, &normal_closes).await;
+    let warm = round(&server, &mut clients, n, &normal_closes).await;
+    clients.finish();
     assert_eq!(other_closes.load(Ordering::SeqCst), 0);
 
     let per_connection = cold.held.saturating_sub(cold.before) / n as u64;
