@@ -110,12 +110,62 @@ async fn a_busy_session_does_not_park() {
     let closes = Closes::new();
     let server = server(&closes);
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
-    // Steady traffic, a message every 20 ms for 1 s: never quiet for the
+    // The first message wakes the new connection, which parks again as
+    // soon as it is answered (see the next test); from the second on, the
+    // traffic is steady, a message every 20 ms for 1 s: never quiet for the
     // park delay, so never parked.
+    ws.expect_echo(0x1, b"hello").await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
     for i in 0..50 {
         ws.expect_echo(0x1, format!("tick {i}").as_bytes()).await;
         assert_eq!(server.parked(), 0, "parked while busy, at tick {i}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    server.shutdown();
+}
+
+#[tokio::test]
+async fn a_quiet_connection_parks_again_right_after_a_burst_and_a_busy_one_keeps_its_task() {
+    let closes = Closes::new();
+    // A park delay far longer than the test: only the eager re-park can
+    // park anything here.
+    let server = echo_builder()
+        .park_idle_after(Duration::from_secs(30))
+        .on_close(closes.hook())
+        .start()
+        .unwrap();
+    let mut ws = RawWs::connect(server.local_addr(), "/").await;
+    // New connections start parked.
+    all_parked(&server, 1).await;
+    // The first message starts a task, which parks again once the echo
+    // is written.
+    ws.expect_echo(0x1, b"first").await;
+    all_parked(&server, 1).await;
+    // The next one, soon after, finds it parked only briefly: busy, so it
+    // keeps its task.
+    ws.expect_echo(0x1, b"second").await;
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(server.parked(), 0, "a busy connection parked");
+    }
+    ws.expect_echo(0x1, b"third").await;
+    server.shutdown();
+}
+
+#[tokio::test]
+async fn park_idle_after_max_never_parks() {
+    let closes = Closes::new();
+    let server = echo_builder()
+        .park_idle_after(Duration::MAX)
+        .on_close(closes.hook())
+        .start()
+        .unwrap();
+    let mut ws = RawWs::connect(server.local_addr(), "/").await;
+    for i in 0..5 {
+        ws.expect_echo(0x1, format!("message {i}").as_bytes()).await;
+        assert_eq!(server.parked(), 0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(server.parked(), 0);
     }
     server.shutdown();
 }

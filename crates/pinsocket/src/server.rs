@@ -232,7 +232,10 @@ impl Server {
     /// parked: the task ends and the connection's state waits in a small
     /// allocation of its own (about 250 bytes instead of a task of 400 and
     /// more) until input arrives or something is sent to it, which starts a
-    /// task again at once. Default 1 s; `Duration::MAX` never parks.
+    /// task again at once. A new connection starts parked, and one woken
+    /// after a quiet spell this long parks again as soon as it has nothing
+    /// to do; a busy one keeps its task. Default 1 s; `Duration::MAX` never
+    /// parks (every WebSocket keeps a task for its whole life).
     pub fn park_idle_after(mut self, idle: Duration) -> Server {
         self.config.park_after = idle;
         self

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use pinsocket_core::{Close, CloseCode, DataKind, Event, OpCode, ProtocolError, Receiver, Role};
@@ -74,6 +75,11 @@ pub(crate) struct Session {
     open: bool,
     /// The client sent a close frame.
     peer_closed: bool,
+    /// When the session last parked (server clock, ms); 0 for a new one.
+    parked_since: u64,
+    /// Park again as soon as there is nothing to do: set when a task was
+    /// started for a session that had been quiet (see [`Parked::resume`]).
+    park_when_idle: bool,
     /// In the registry until the session ends.
     registration: Registration,
     /// Counted among the server's connections until the session ends.
@@ -105,6 +111,8 @@ impl Session {
             pending: Pending::default(),
             open: true,
             peer_closed: false,
+            parked_since: 0,
+            park_when_idle: false,
             registration,
             tracked,
         }
@@ -114,8 +122,8 @@ impl Session {
     /// with the handshake, nothing queued), it starts parked: a connection
     /// that stays quiet never holds a task.
     pub(crate) fn start(self) {
-        if self.held.is_empty() {
-            self.park();
+        if self.held.is_empty() && self.inner.config.park_after != Duration::MAX {
+            self.park(0);
         } else {
             let runtime = self.inner.runtime.clone();
             runtime.spawn(self.run());
@@ -129,24 +137,33 @@ impl Session {
     pub(crate) fn run(mut self) -> impl Future<Output = ()> + Send {
         async move {
             match self.drive().await {
-                End::Parked => self.park(),
+                End::Parked => {
+                    let now = self.inner.clients.now_ms();
+                    self.park(now);
+                }
                 end => self.end(end),
             }
         }
     }
 
-    /// True if the session may park now: asked to, open, and holding no
+    /// True if the session may park now: asked to (by the sweep, or by
+    /// having been quiet before this task started), open, and holding no
     /// input (its replies are written, as it only waits to read then).
     fn may_park(&self, state: State) -> bool {
-        state == State::Open && self.held.is_empty() && self.conn.shared.park.is_requested()
+        state == State::Open
+            && self.held.is_empty()
+            && (self.park_when_idle || self.conn.shared.park.is_requested())
     }
 
     /// Ends the task but not the connection: the session moves into a
     /// [`Parked`] whose waker is registered for input and for the
     /// connection's wake-ups; either spawns a task for it again.
-    fn park(self) {
+    ///
+    /// `since` is now on the server clock, or 0 for a new connection.
+    fn park(mut self, since: u64) {
         let shared = self.conn.shared.clone();
         shared.park.set_parked();
+        self.parked_since = since;
         let parked = Arc::new(Parked::default());
         let waker = Waker::from(parked.clone());
         let cx = &mut Context::from_waker(&waker);
@@ -476,8 +493,22 @@ impl Parked {
     fn resume(&self) {
         let session = self.slot().take();
         match session {
-            Some(session) => {
+            Some(mut session) => {
                 session.conn.shared.park.set_running();
+                // A new connection, or one quiet for the park delay, is
+                // likely to go quiet again after this burst (a page that
+                // sends now and then, a client that only listens): its
+                // task ends as soon as it has nothing to do, instead of
+                // waiting for the sweep. One that parked only briefly is
+                // busy: it keeps its task until the sweep finds it quiet.
+                let quiet_ms = session
+                    .inner
+                    .clients
+                    .now_ms()
+                    .saturating_sub(session.parked_since);
+                let park_after = session.inner.config.park_after.as_millis();
+                session.park_when_idle = session.inner.config.park_after != Duration::MAX
+                    && (session.parked_since == 0 || u128::from(quiet_ms) >= park_after);
                 let runtime = session.inner.runtime.clone();
                 runtime.spawn(session.run());
             }
