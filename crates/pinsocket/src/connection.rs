@@ -60,8 +60,9 @@ pub(crate) struct Outbox {
     /// Bytes in `frames` and `tail`.
     pub(crate) queued: usize,
     pub(crate) state: State,
-    /// The close we sent or echoed, reported to `on_close`.
-    pub(crate) close: Option<(CloseCode, Box<str>)>,
+    /// The close we sent or echoed, reported to `on_close` (boxed: most
+    /// of a connection's life it is `None`, and then costs one pointer).
+    pub(crate) close: Option<Box<(CloseCode, Box<str>)>>,
     /// Position in `frames` of the queued message that a newer "latest"
     /// message replaces instead of queueing behind.
     pub(crate) latest: Option<u32>,
@@ -182,7 +183,8 @@ pub(crate) struct Shared {
     id: u64,
     peer: SocketAddr,
     path: Box<str>,
-    protocol: Option<&'static str>,
+    /// An element of the server's `protocols` (a thin pointer to it).
+    protocol: Option<&'static &'static str>,
     outbox: Mutex<Outbox>,
     /// Wakes the session task: something was queued or the state changed.
     pub(crate) wake: Wake,
@@ -226,7 +228,7 @@ impl Connection {
         id: u64,
         peer: SocketAddr,
         path: String,
-        protocol: Option<&'static str>,
+        protocol: Option<&'static &'static str>,
         max_queue: usize,
         now_ms: u64,
     ) -> Connection {
@@ -274,7 +276,7 @@ impl Connection {
     /// The subprotocol agreed in the handshake, if any (see
     /// [`Server::protocols`](crate::Server::protocols)).
     pub fn protocol(&self) -> Option<&'static str> {
-        self.shared.protocol
+        self.shared.protocol.copied()
     }
 
     /// True until the connection starts closing.
@@ -426,7 +428,7 @@ pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
     out.state = State::Closing;
     out.closing_since = Some(Instant::now());
     if out.close.is_none() {
-        out.close = Some((code, reason.into()));
+        out.close = Some(Box::new((code, reason.into())));
     }
 }
 

@@ -271,7 +271,8 @@ fn decide_upgrade(
         clients.next_id(),
         peer,
         head.target.to_owned(),
-        select_protocol(head, inner.config.protocols),
+        select_protocol(head, inner.config.protocols)
+            .and_then(|chosen| inner.config.protocols.iter().find(|&&p| p == chosen)),
         inner.config.max_send_queue,
         clients.now_ms(),
     );
