@@ -30,8 +30,10 @@ use crate::server::{Inner, Tracked};
 
 /// Size of each worker thread's receive buffer.
 const SCRATCH_LEN: usize = 64 * 1024;
-/// Buffers that grew past this are released once drained.
-const KEEP_CAPACITY: usize = 4096;
+/// Send buffers that grew past this are released once drained; smaller
+/// ones are kept while the connection is busy, so steady traffic allocates
+/// nothing, and released when it parks.
+const KEEP_CAPACITY: usize = 64 * 1024;
 
 thread_local! {
     static SCRATCH: RefCell<Vec<u8>> = RefCell::new(vec![0; SCRATCH_LEN]);
@@ -168,6 +170,17 @@ impl Session {
         let shared = self.conn.shared.clone();
         shared.park.set_parked();
         self.parked_since = since;
+        // A quiet connection keeps no buffers: both sides of the send
+        // queue's swap are empty now (or the wake-up registered below
+        // resumes the session at once).
+        self.pending = Pending::default();
+        {
+            let mut out = self.conn.outbox();
+            if out.queued == 0 {
+                out.frames = VecDeque::new();
+                out.tail = Vec::new();
+            }
+        }
         let parked = Arc::new(Parked::default());
         let waker = Waker::from(parked.clone());
         let cx = &mut Context::from_waker(&waker);
