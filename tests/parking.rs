@@ -8,13 +8,22 @@ mod common;
 use std::time::Duration;
 
 use common::{Closes, RawWs, WAIT, client_frame, echo_builder, server_frame, wait_until};
-use pinsocket::{CloseCode, RunningServer};
+use pinsocket::{CloseCode, RunningServer, Server};
 
 const PARK_AFTER: Duration = Duration::from_millis(100);
 
 fn server(closes: &Closes) -> RunningServer {
-    echo_builder()
-        .park_idle_after(PARK_AFTER)
+    server_with(closes, PARK_AFTER, |builder| builder)
+}
+
+/// The echo server parking after `park_after`, recording closes, with
+/// more settings from `more`.
+fn server_with(
+    closes: &Closes,
+    park_after: Duration,
+    more: impl FnOnce(Server) -> Server,
+) -> RunningServer {
+    more(echo_builder().park_idle_after(park_after))
         .on_close(closes.hook())
         .start()
         .unwrap()
@@ -75,13 +84,11 @@ async fn parked_sessions_wake_for_input_sends_and_close() {
 #[tokio::test]
 async fn a_parked_session_still_pings_and_times_out() {
     let closes = Closes::new();
-    let server = echo_builder()
-        .park_idle_after(PARK_AFTER)
-        .ping_interval(Duration::from_millis(600))
-        .ping_timeout(Duration::from_millis(300))
-        .on_close(closes.hook())
-        .start()
-        .unwrap();
+    let server = server_with(&closes, PARK_AFTER, |builder| {
+        builder
+            .ping_interval(Duration::from_millis(600))
+            .ping_timeout(Duration::from_millis(300))
+    });
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     all_parked(&server, 1).await;
 
@@ -129,11 +136,7 @@ async fn a_quiet_connection_parks_again_right_after_a_burst_and_a_busy_one_keeps
     let closes = Closes::new();
     // A park delay far longer than the test: only the eager re-park can
     // park anything here.
-    let server = echo_builder()
-        .park_idle_after(Duration::from_secs(30))
-        .on_close(closes.hook())
-        .start()
-        .unwrap();
+    let server = server_with(&closes, Duration::from_secs(30), |builder| builder);
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     // New connections start parked.
     all_parked(&server, 1).await;
@@ -155,11 +158,7 @@ async fn a_quiet_connection_parks_again_right_after_a_burst_and_a_busy_one_keeps
 #[tokio::test]
 async fn park_idle_after_max_never_parks() {
     let closes = Closes::new();
-    let server = echo_builder()
-        .park_idle_after(Duration::MAX)
-        .on_close(closes.hook())
-        .start()
-        .unwrap();
+    let server = server_with(&closes, Duration::MAX, |builder| builder);
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     for i in 0..5 {
         ws.expect_echo(0x1, format!("message {i}").as_bytes()).await;
