@@ -229,7 +229,8 @@ impl Server {
     }
 
     /// How long a WebSocket may go without input before its task is
-    /// parked: the task ends and the connection's state waits in a small
+    /// parked (the liveness sweep checks, so at most about a second more):
+    /// the task ends and the connection's state waits in a small
     /// allocation of its own (about 250 bytes instead of a task of 400 and
     /// more) until input arrives or something is sent to it, which starts a
     /// task again at once. A new connection starts parked, and one woken
