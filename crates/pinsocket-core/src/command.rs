@@ -161,18 +161,50 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
     // serde-json-core, given no unescape buffer, hands strings over as
     // written, escapes and all: such a name would be read wrongly, so it is
     // refused instead.
-    let escaped = |name: &str| name.contains('\\');
-    match (wire.set, wire.toggle, wire.ping) {
-        (Some(set), None, None) if set.as_slice().iter().any(|(n, _)| escaped(n)) => {
-            Err(CommandError::EscapedName)
+    // It does not check escapes either: an invalid one is bad JSON.
+    let escaped = |name: &str| -> Result<(), CommandError> {
+        match name.contains('\\') {
+            false => Ok(()),
+            true if escapes_are_valid(name) => Err(CommandError::EscapedName),
+            true => Err(CommandError::BadJson),
         }
-        (Some(set), None, None) => Ok(Command::Set(set)),
-        (None, Some(name), None) if escaped(name) => Err(CommandError::EscapedName),
-        (None, Some(name), None) => Ok(Command::Toggle(name)),
+    };
+    match (wire.set, wire.toggle, wire.ping) {
+        (Some(set), None, None) => {
+            for (name, _) in set.as_slice() {
+                escaped(name)?;
+            }
+            Ok(Command::Set(set))
+        }
+        (None, Some(name), None) => escaped(name).map(|()| Command::Toggle(name)),
         (None, None, Some(n)) if n.is_finite() => Ok(Command::Ping(n)),
         (None, None, Some(_)) => Err(CommandError::WrongType),
         _ => Err(CommandError::BadCommand),
     }
+}
+
+/// True if every backslash in `raw` (a JSON string's contents as written)
+/// starts a valid escape: one of `\" \\ \/ \b \f \n \r \t`, or `\u` and
+/// four hex digits (RFC 8259 §7).
+fn escapes_are_valid(raw: &str) -> bool {
+    let mut bytes = raw.bytes();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            continue;
+        }
+        match bytes.next() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+            Some(b'u') => {
+                for _ in 0..4 {
+                    if !bytes.next().is_some_and(|h| h.is_ascii_hexdigit()) {
+                        return false;
+                    }
+                }
+            }
+            _ => return false,
+        }
+    }
+    true
 }
 
 /// Reads `<name>On` / `<name>Off` (case-insensitive) as a name and a level.
@@ -250,6 +282,8 @@ mod tests {
                 CommandError::EscapedName,
                 "escaped_name",
             ),
+            (r#"{"toggle":"le\x64"}"#, CommandError::BadJson, "bad_json"),
+            (r#"{"toggle":"le\u006"}"#, CommandError::BadJson, "bad_json"),
         ];
         for (msg, err, code) in cases {
             assert_eq!(parse(msg), Err(err), "{msg}");

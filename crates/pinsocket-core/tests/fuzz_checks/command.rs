@@ -145,6 +145,18 @@ fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
         *parsed == Err(CommandError::TooLarge),
         msg.len() > MAX_JSON_LEN
     );
+    // Only a name written with an escape is refused as escaped, and only
+    // valid JSON gets that far.
+    if *parsed == Err(CommandError::EscapedName) {
+        assert!(msg.contains('\\'), "{msg:?}");
+        assert!(
+            serde_json::from_str::<Value>(msg).is_ok()
+                || KNOWN_LENIENCIES.iter().any(|k| {
+                    serde_json::from_str::<Value>(msg).is_err_and(|e| e.to_string().contains(k))
+                }),
+            "escaped_name for invalid JSON {msg:?}"
+        );
+    }
     let Ok(cmd) = parsed else {
         return;
     };
