@@ -179,9 +179,43 @@ impl Park {
     }
 }
 
+/// A peer's address in 19 bytes rather than `SocketAddr`'s 32: IPv6 flow
+/// labels and scope ids do not matter for a TCP client's address here.
+#[derive(Clone, Copy)]
+struct PeerAddr {
+    ip: [u8; 16],
+    port: [u8; 2],
+    v4: bool,
+}
+
+impl From<SocketAddr> for PeerAddr {
+    fn from(addr: SocketAddr) -> PeerAddr {
+        let (ip, v4) = match addr.ip() {
+            std::net::IpAddr::V4(ip) => (ip.to_ipv6_mapped().octets(), true),
+            std::net::IpAddr::V6(ip) => (ip.octets(), false),
+        };
+        PeerAddr {
+            ip,
+            port: addr.port().to_ne_bytes(),
+            v4,
+        }
+    }
+}
+
+impl From<PeerAddr> for SocketAddr {
+    fn from(peer: PeerAddr) -> SocketAddr {
+        let v6 = std::net::Ipv6Addr::from(peer.ip);
+        let ip = match v6.to_ipv4_mapped() {
+            Some(v4) if peer.v4 => std::net::IpAddr::V4(v4),
+            _ => std::net::IpAddr::V6(v6),
+        };
+        SocketAddr::new(ip, u16::from_ne_bytes(peer.port))
+    }
+}
+
 pub(crate) struct Shared {
     id: u64,
-    peer: SocketAddr,
+    peer: PeerAddr,
     path: Box<str>,
     /// An element of the server's `protocols` (a thin pointer to it).
     protocol: Option<&'static &'static str>,
@@ -235,7 +269,7 @@ impl Connection {
         Connection {
             shared: Arc::new(Shared {
                 id,
-                peer,
+                peer: PeerAddr::from(peer),
                 path: path.into_boxed_str(),
                 protocol,
                 outbox: Mutex::new(Outbox {
@@ -265,7 +299,7 @@ impl Connection {
 
     /// The client's address.
     pub fn peer_addr(&self) -> SocketAddr {
-        self.shared.peer
+        self.shared.peer.into()
     }
 
     /// The request target of the upgrade request, e.g. `/` or `/ws?room=1`.
@@ -391,7 +425,7 @@ impl Connection {
     fn overflow(&self, mut out: MutexGuard<'_, Outbox>) {
         tracing::warn!(
             id = self.shared.id,
-            peer = %self.shared.peer,
+            peer = %self.peer_addr(),
             queued = out.queued,
             "client too slow, send queue full: closing with 1008"
         );
@@ -440,4 +474,26 @@ pub(crate) fn encode_shared(opcode: OpCode, payload: &[u8]) -> Bytes {
     frame.extend_from_slice(&header[..n]);
     frame.extend_from_slice(payload);
     Bytes::from(frame)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::PeerAddr;
+
+    #[test]
+    fn peer_addresses_survive_the_compact_form() {
+        for text in [
+            "127.0.0.1:8080",
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "[::1]:443",
+            "[::ffff:10.0.0.1]:80",
+            "[2001:db8::7]:1",
+        ] {
+            let addr: SocketAddr = text.parse().unwrap();
+            assert_eq!(SocketAddr::from(PeerAddr::from(addr)), addr, "{text}");
+        }
+    }
 }
