@@ -171,10 +171,15 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
     };
     match (wire.set, wire.toggle, wire.ping) {
         (Some(set), None, None) => {
-            for (name, _) in set.as_slice() {
-                escaped(name)?;
+            // Bad JSON anywhere outranks an escaped name elsewhere.
+            let names = set.as_slice().iter().map(|(name, _)| escaped(name));
+            match names
+                .filter_map(Result::err)
+                .min_by_key(|e| *e != CommandError::BadJson)
+            {
+                Some(e) => Err(e),
+                None => Ok(Command::Set(set)),
             }
-            Ok(Command::Set(set))
         }
         (None, Some(name), None) => escaped(name).map(|()| Command::Toggle(name)),
         (None, None, Some(n)) if n.is_finite() => Ok(Command::Ping(n)),
@@ -283,6 +288,11 @@ mod tests {
                 "escaped_name",
             ),
             (r#"{"toggle":"le\x64"}"#, CommandError::BadJson, "bad_json"),
+            (
+                r#"{"set":{"f\/":true,"g\p":true}}"#,
+                CommandError::BadJson,
+                "bad_json",
+            ),
             (r#"{"toggle":"le\u006"}"#, CommandError::BadJson, "bad_json"),
         ];
         for (msg, err, code) in cases {
