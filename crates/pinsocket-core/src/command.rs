@@ -190,26 +190,41 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
 
 /// True if every backslash in `raw` (a JSON string's contents as written)
 /// starts a valid escape: one of `\" \\ \/ \b \f \n \r \t`, or `\u` and
-/// four hex digits (RFC 8259 §7).
+/// four hex digits (RFC 8259 §7), where a surrogate must be a high one
+/// followed at once by an escaped low one, as a string must decode to
+/// Unicode text.
 fn escapes_are_valid(raw: &str) -> bool {
     let mut bytes = raw.bytes();
+    // A high surrogate was just read: the next escape must be its low half.
+    let mut want_low = false;
     while let Some(b) = bytes.next() {
         if b != b'\\' {
+            if want_low {
+                return false;
+            }
             continue;
         }
-        match bytes.next() {
-            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => {}
+        let unit = match bytes.next() {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => None,
             Some(b'u') => {
+                let mut unit = 0u32;
                 for _ in 0..4 {
-                    if !bytes.next().is_some_and(|h| h.is_ascii_hexdigit()) {
-                        return false;
+                    match bytes.next().and_then(|h| char::from(h).to_digit(16)) {
+                        Some(digit) => unit = unit * 16 + digit,
+                        None => return false,
                     }
                 }
+                Some(unit)
             }
             _ => return false,
+        };
+        let low = unit.is_some_and(|u| (0xDC00..=0xDFFF).contains(&u));
+        if want_low != low {
+            return false;
         }
+        want_low = unit.is_some_and(|u| (0xD800..=0xDBFF).contains(&u));
     }
-    true
+    !want_low
 }
 
 /// Reads `<name>On` / `<name>Off` (case-insensitive) as a name and a level.
@@ -288,6 +303,14 @@ mod tests {
                 "escaped_name",
             ),
             (r#"{"toggle":"le\x64"}"#, CommandError::BadJson, "bad_json"),
+            (r#"{"toggle":"\udfff"}"#, CommandError::BadJson, "bad_json"),
+            (r#"{"toggle":"\ud83d"}"#, CommandError::BadJson, "bad_json"),
+            (r#"{"toggle":"\ud83dx"}"#, CommandError::BadJson, "bad_json"),
+            (
+                r#"{"toggle":"\ud83d\ude00"}"#,
+                CommandError::EscapedName,
+                "escaped_name",
+            ),
             (
                 r#"{"set":{"f\/":true,"g\p":true}}"#,
                 CommandError::BadJson,
