@@ -129,16 +129,27 @@ impl<'de: 'a, 'a> Deserialize<'de> for SetList<'a> {
     }
 }
 
-/// The JSON form: exactly one field may be present.
+/// The JSON form: exactly one field may be present. Each is `None` when
+/// absent and `Some(None)` when present as `null`, so that
+/// `{"toggle":"led","ping":null}` counts two fields, as JSON does.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire<'a> {
-    #[serde(borrow, default)]
-    set: Option<SetList<'a>>,
-    #[serde(borrow, default)]
-    toggle: Option<&'a str>,
-    #[serde(default)]
-    ping: Option<f64>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    set: Option<Option<SetList<'a>>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    toggle: Option<Option<&'a str>>,
+    #[serde(default, deserialize_with = "present")]
+    ping: Option<Option<f64>>,
+}
+
+/// Marks a field as present, whatever its value (`null` included).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: de::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 /// Parses one text message.
@@ -169,8 +180,14 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
             true => Err(CommandError::BadJson),
         }
     };
+    let fields = usize::from(wire.set.is_some())
+        + usize::from(wire.toggle.is_some())
+        + usize::from(wire.ping.is_some());
+    if fields != 1 {
+        return Err(CommandError::BadCommand);
+    }
     match (wire.set, wire.toggle, wire.ping) {
-        (Some(set), None, None) => {
+        (Some(Some(set)), _, _) => {
             // Bad JSON anywhere outranks an escaped name elsewhere.
             let names = set.as_slice().iter().map(|(name, _)| escaped(name));
             match names
@@ -181,10 +198,10 @@ pub fn parse(msg: &str) -> Result<Command<'_>, CommandError> {
                 None => Ok(Command::Set(set)),
             }
         }
-        (None, Some(name), None) => escaped(name).map(|()| Command::Toggle(name)),
-        (None, None, Some(n)) if n.is_finite() => Ok(Command::Ping(n)),
-        (None, None, Some(_)) => Err(CommandError::WrongType),
-        _ => Err(CommandError::BadCommand),
+        (_, Some(Some(name)), _) => escaped(name).map(|()| Command::Toggle(name)),
+        (_, _, Some(Some(n))) if n.is_finite() => Ok(Command::Ping(n)),
+        // `null`, or a number out of range.
+        _ => Err(CommandError::WrongType),
     }
 }
 
@@ -303,6 +320,13 @@ mod tests {
                 "escaped_name",
             ),
             (r#"{"toggle":"le\x64"}"#, CommandError::BadJson, "bad_json"),
+            (
+                r#"{"toggle":"led","ping":null}"#,
+                CommandError::BadCommand,
+                "bad_command",
+            ),
+            (r#"{"toggle":null}"#, CommandError::WrongType, "wrong_type"),
+            (r#"{"set":null}"#, CommandError::WrongType, "wrong_type"),
             (r#"{"toggle":"\udfff"}"#, CommandError::BadJson, "bad_json"),
             (r#"{"toggle":"\ud83d"}"#, CommandError::BadJson, "bad_json"),
             (r#"{"toggle":"\ud83dx"}"#, CommandError::BadJson, "bad_json"),
