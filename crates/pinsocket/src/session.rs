@@ -56,7 +56,7 @@ enum End {
 /// What a read asks the session loop to do next.
 enum Flow {
     Continue,
-    /// Nothing to do, and the sweep asked this quiet session to park.
+    /// Nothing to do, and parking is due (see [`Session::may_park`]).
     Park,
     Eof,
     Failed(io::Error),
@@ -707,6 +707,7 @@ impl Pending {
         }
     }
 }
+
 #[cfg(all(test, target_pointer_width = "64"))]
 mod tests {
     use std::mem::size_of;
