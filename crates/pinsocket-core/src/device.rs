@@ -5,7 +5,7 @@
 //! active-low is driven low for `High`; only the backend that touches the
 //! hardware applies that inversion ([`Pin::physical`]).
 
-use crate::command::{Command, CommandError, MAX_SET};
+use crate::command::{Command, CommandError, MAX_SET, Refusal, SetList};
 
 /// A digital level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -191,19 +191,38 @@ impl Changes {
 
 /// Checks a command against the board and returns the changes it asks for.
 ///
-/// Every named pin must exist and be an output, or nothing changes.
-/// `levels` holds the current logical level of each pin (for toggling).
-/// Commands that change no pin ([`Command::Ping`], plain text that names no
-/// output) give an empty list. Plain-text `<name>On` / `<name>Off` matches
-/// output names case-insensitively, as the original's `LEDOn` did.
+/// The same as [`resolve_command`], whose refusal also names the pin; this
+/// gives the reason only.
 pub fn resolve<S: AsRef<str>>(
     pins: &[Pin<S>],
     levels: &[Level],
     command: &Command<'_>,
 ) -> Result<Changes, CommandError> {
+    resolve_command(pins, levels, command).map_err(|refusal| refusal.error)
+}
+
+/// Checks a command against the board and returns the output changes it
+/// asks for; a refusal names the pin it is about.
+///
+/// Every named pin must exist and be an output, or nothing changes; the
+/// refusal names the first bad pin in the command's order
+/// ([`CommandError::UnknownPin`] or [`CommandError::NotAnOutput`]). JSON
+/// names match exactly (case-sensitively).
+/// `levels` holds the current logical level of each pin (for toggling).
+/// Commands that change no pin ([`Command::Ping`], plain text that names no
+/// output) give an empty list. Plain-text `<name>On` / `<name>Off` matches
+/// output names ASCII-case-insensitively, as the original's `LEDOn` did.
+/// [`Command::Simulate`] changes inputs, not outputs: it is refused with
+/// [`CommandError::NotSimulated`] here; a simulated board resolves it with
+/// [`resolve_simulate`].
+pub fn resolve_command<'c, S: AsRef<str>>(
+    pins: &[Pin<S>],
+    levels: &[Level],
+    command: &Command<'c>,
+) -> Result<Changes, Refusal<'c>> {
     let mut changes = Changes::EMPTY;
-    match command {
-        Command::Set(list) => {
+    match *command {
+        Command::Set(ref list) => {
             for &(name, high) in list.as_slice() {
                 let pin = output(pins, name)?;
                 changes.push(Change {
@@ -221,6 +240,7 @@ pub fn resolve<S: AsRef<str>>(
             })?;
         }
         Command::Ping(_) => {}
+        Command::Simulate(_) => return Err(Refusal::new(CommandError::NotSimulated)),
         Command::Plain(text) => {
             if let Some((name, level)) = crate::command::plain_switch(text)
                 && let Some(pin) = pins
@@ -234,17 +254,43 @@ pub fn resolve<S: AsRef<str>>(
     Ok(changes)
 }
 
-fn output<S: AsRef<str>>(pins: &[Pin<S>], name: &str) -> Result<usize, CommandError> {
-    let pin = find(pins, name).ok_or(CommandError::UnknownPin)?;
+/// Checks a `simulate` command ([`Command::Simulate`]) against the board and
+/// returns the input changes it asks for, in logical levels.
+///
+/// Every named pin must exist and be an input, or nothing changes; the
+/// refusal names the first bad pin ([`CommandError::UnknownPin`] or
+/// [`CommandError::NotAnInput`]). Whether the board may be simulated at all
+/// is the caller's to decide ([`CommandError::NotSimulated`]).
+pub fn resolve_simulate<'c, S: AsRef<str>>(
+    pins: &[Pin<S>],
+    list: &SetList<'c>,
+) -> Result<Changes, Refusal<'c>> {
+    let mut changes = Changes::EMPTY;
+    for &(name, high) in list.as_slice() {
+        let pin = find(pins, name).ok_or(Refusal::naming(CommandError::UnknownPin, name))?;
+        if pins.get(pin).is_some_and(Pin::is_output) {
+            return Err(Refusal::naming(CommandError::NotAnInput, name));
+        }
+        changes.push(Change {
+            pin,
+            level: Level::from_bool(high),
+        })?;
+    }
+    Ok(changes)
+}
+
+fn output<'c, S: AsRef<str>>(pins: &[Pin<S>], name: &'c str) -> Result<usize, Refusal<'c>> {
+    let pin = find(pins, name).ok_or(Refusal::naming(CommandError::UnknownPin, name))?;
     if pins.get(pin).is_some_and(Pin::is_output) {
         Ok(pin)
     } else {
-        Err(CommandError::NotAnOutput)
+        Err(Refusal::naming(CommandError::NotAnOutput, name))
     }
 }
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use crate::command::parse;
 
@@ -333,6 +379,49 @@ mod tests {
     }
 
     #[test]
+    fn plain_text_folds_ascii_case_only() {
+        let pins = [
+            Pin {
+                name: "ä",
+                line: 1,
+                mode: Mode::Output(Output::default()),
+            },
+            Pin {
+                name: "Lamp",
+                line: 2,
+                mode: Mode::Output(Output::default()),
+            },
+            Pin {
+                name: "lamp",
+                line: 3,
+                mode: Mode::Output(Output::default()),
+            },
+        ];
+        let run = |msg| resolve(&pins, &LOW3, &parse(msg).unwrap()).unwrap();
+        assert_eq!(run("ÄOn").as_slice(), []);
+        assert_eq!(
+            run("äON").as_slice(),
+            [Change {
+                pin: 0,
+                level: Level::High
+            }]
+        );
+        // Names that differ only in case: the first in board order.
+        assert_eq!(
+            run("LAMPoff").as_slice(),
+            [Change {
+                pin: 1,
+                level: Level::Low
+            }]
+        );
+        // JSON names match exactly.
+        assert_eq!(
+            resolve(&pins, &LOW3, &parse(r#"{"toggle":"LAMP"}"#).unwrap()),
+            Err(CommandError::UnknownPin)
+        );
+    }
+
+    #[test]
     fn bad_commands_change_nothing() {
         assert_eq!(
             run(r#"{"set":{"nope":true}}"#, &LOW3),
@@ -350,6 +439,116 @@ mod tests {
         assert_eq!(
             run(r#"{"set":{"led":true,"nope":true}}"#, &LOW3),
             Err(CommandError::UnknownPin)
+        );
+    }
+
+    fn refusal(msg: &str) -> Refusal<'_> {
+        let command = parse(msg).unwrap();
+        let refusal = resolve_command(&board(), &LOW3, &command).unwrap_err();
+        // The old entry point gives the same reason, without the name.
+        assert_eq!(
+            resolve(&board(), &LOW3, &command),
+            Err(refusal.error),
+            "{msg}"
+        );
+        refusal
+    }
+
+    #[test]
+    fn refusals_name_the_pin() {
+        use CommandError::{NotAnOutput, UnknownPin};
+        let cases = [
+            (r#"{"toggle":"nope"}"#, Refusal::naming(UnknownPin, "nope")),
+            (
+                r#"{"set":{"nope":true}}"#,
+                Refusal::naming(UnknownPin, "nope"),
+            ),
+            // The first bad name of a set, in the command's order.
+            (
+                r#"{"set":{"led":true,"nope":true,"nada":false}}"#,
+                Refusal::naming(UnknownPin, "nope"),
+            ),
+            (
+                r#"{"set":{"led":true,"button":true,"nope":false}}"#,
+                Refusal::naming(NotAnOutput, "button"),
+            ),
+            (
+                r#"{"toggle":"button"}"#,
+                Refusal::naming(NotAnOutput, "button"),
+            ),
+            // Names are case-sensitive in JSON.
+            (r#"{"toggle":"LED"}"#, Refusal::naming(UnknownPin, "LED")),
+            // Anything the parser lets through is named as written.
+            (
+                "{\"toggle\":\"a\u{1}\n\"}",
+                Refusal::naming(UnknownPin, "a\u{1}\n"),
+            ),
+            // A simulate is for resolve_simulate; resolve_command refuses it.
+            (
+                r#"{"simulate":{"button":true}}"#,
+                Refusal::new(CommandError::NotSimulated),
+            ),
+        ];
+        for (msg, want) in cases {
+            assert_eq!(refusal(msg), want, "{msg}");
+        }
+        // Successes are the same as resolve's.
+        let command = parse(r#"{"set":{"led":"high","fan":false}}"#).unwrap();
+        assert_eq!(
+            resolve_command(&board(), &LOW3, &command).map(|c| c.as_slice().to_vec()),
+            Ok([
+                Change {
+                    pin: 0,
+                    level: Level::High
+                },
+                Change {
+                    pin: 1,
+                    level: Level::Low
+                }
+            ]
+            .to_vec())
+        );
+    }
+
+    fn simulate(msg: &str) -> Result<Changes, Refusal<'_>> {
+        match parse(msg) {
+            Ok(Command::Simulate(list)) => resolve_simulate(&board(), &list),
+            other => panic!("{msg}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn simulate_changes_inputs_only() {
+        let c = simulate(r#"{"simulate":{"button":"high"}}"#).unwrap();
+        assert_eq!(
+            c.as_slice(),
+            [Change {
+                pin: 2,
+                level: Level::High
+            }]
+        );
+        let c = simulate(r#"{"simulate":{"button":true,"button":false}}"#).unwrap();
+        assert_eq!(
+            c.as_slice(),
+            [
+                Change {
+                    pin: 2,
+                    level: Level::High
+                },
+                Change {
+                    pin: 2,
+                    level: Level::Low
+                }
+            ]
+        );
+        assert_eq!(simulate(r#"{"simulate":{}}"#).unwrap().as_slice(), []);
+        assert_eq!(
+            simulate(r#"{"simulate":{"button":true,"led":true}}"#),
+            Err(Refusal::naming(CommandError::NotAnInput, "led"))
+        );
+        assert_eq!(
+            simulate(r#"{"simulate":{"button":true,"Button":true,"led":true}}"#),
+            Err(Refusal::naming(CommandError::UnknownPin, "Button"))
         );
     }
 

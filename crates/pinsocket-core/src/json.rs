@@ -6,7 +6,7 @@
 
 use core::fmt::{self, Write};
 
-use crate::command::CommandError;
+use crate::command::{CommandError, Refusal};
 use crate::device::{Level, Pin};
 
 /// The buffer was too small for the message.
@@ -33,26 +33,37 @@ impl Write for SliceWriter<'_> {
 /// Writes `s` as a JSON string literal, quotes included.
 fn string(w: &mut impl Write, s: &str) -> fmt::Result {
     w.write_char('"')?;
-    let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let escape = match c {
-            '"' => Some("\\\""),
-            '\\' => Some("\\\\"),
-            '\n' => Some("\\n"),
-            '\r' => Some("\\r"),
-            '\t' => Some("\\t"),
-            c if (c as u32) < 0x20 => None,
-            _ => continue,
-        };
-        w.write_str(s.get(start..i).unwrap_or_default())?;
-        match escape {
-            Some(e) => w.write_str(e)?,
-            None => write!(w, "\\u{:04x}", c as u32)?,
-        }
-        start = i + c.len_utf8();
-    }
-    w.write_str(s.get(start..).unwrap_or_default())?;
+    Escaped(w).write_str(s)?;
     w.write_char('"')
+}
+
+/// Writes what it is given as the contents of a JSON string: `"`, `\` and
+/// control characters escaped, so any text makes a valid string.
+struct Escaped<'w, W>(&'w mut W);
+
+impl<W: Write> Write for Escaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let w = &mut *self.0;
+        let mut start = 0;
+        for (i, c) in s.char_indices() {
+            let escape = match c {
+                '"' => Some("\\\""),
+                '\\' => Some("\\\\"),
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                c if (c as u32) < 0x20 => None,
+                _ => continue,
+            };
+            w.write_str(s.get(start..i).unwrap_or_default())?;
+            match escape {
+                Some(e) => w.write_str(e)?,
+                None => write!(w, "\\u{:04x}", c as u32)?,
+            }
+            start = i + c.len_utf8();
+        }
+        w.write_str(s.get(start..).unwrap_or_default())
+    }
 }
 
 fn finish(result: fmt::Result, w: SliceWriter<'_>) -> Result<usize, Overflow> {
@@ -129,58 +140,38 @@ pub fn encode_event(input: &str, level: Level, out: &mut [u8]) -> Result<usize, 
     finish(result, w)
 }
 
-/// Writes `{"error":{"code":CODE,"message":TEXT}}`.
+/// Writes `{"error":{"code":CODE,"message":TEXT}}`: the error's own
+/// message, naming no pin. See [`encode_refusal`] for one that does.
 pub fn encode_error(error: CommandError, out: &mut [u8]) -> Result<usize, Overflow> {
+    encode_refusal(Refusal::new(error), out)
+}
+
+/// Longest message [`encode_refusal`] (and [`encode_error`]) writes, in
+/// bytes, whatever the pin name: the name is cut after
+/// [`MAX_NAME_SHOWN`](crate::command::MAX_NAME_SHOWN) bytes, and each of
+/// those takes at most 7 bytes once escaped.
+pub const MAX_ERROR_LEN: usize = 576;
+
+/// Writes `{"error":{"code":CODE,"message":TEXT}}`, where TEXT names the pin
+/// the refusal is about, if any: `no pin named \"nope\"` (see
+/// [`Refusal`]'s `Display`). Fits [`MAX_ERROR_LEN`] bytes.
+pub fn encode_refusal(refusal: Refusal<'_>, out: &mut [u8]) -> Result<usize, Overflow> {
     let mut w = SliceWriter { buf: out, len: 0 };
     let result = (|| {
         write!(
             w,
-            "{{\"error\":{{\"code\":\"{}\",\"message\":",
-            error.code()
+            "{{\"error\":{{\"code\":\"{}\",\"message\":\"",
+            refusal.error.code()
         )?;
-        let mut message = MessageBuf::default();
-        write!(message, "{error}")?;
-        string(&mut w, message.as_str())?;
-        w.write_str("}}")
+        write!(Escaped(&mut w), "{refusal}")?;
+        w.write_str("\"}}")
     })();
     finish(result, w)
 }
 
-/// Room for an error's display text.
-struct MessageBuf {
-    buf: [u8; 128],
-    len: usize,
-}
-
-impl Default for MessageBuf {
-    fn default() -> Self {
-        MessageBuf {
-            buf: [0; 128],
-            len: 0,
-        }
-    }
-}
-
-impl MessageBuf {
-    fn as_str(&self) -> &str {
-        core::str::from_utf8(self.buf.get(..self.len).unwrap_or_default()).unwrap_or_default()
-    }
-}
-
-impl Write for MessageBuf {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut w = SliceWriter {
-            buf: &mut self.buf,
-            len: self.len,
-        };
-        w.write_str(s)?;
-        self.len = w.len;
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
     use crate::device::{Input, Mode, Output};
 
@@ -242,9 +233,143 @@ mod tests {
         );
     }
 
+    fn refusal_text(refusal: Refusal<'_>) -> std::string::String {
+        let mut out = [0u8; MAX_ERROR_LEN];
+        let n = encode_refusal(refusal, &mut out).unwrap();
+        std::string::String::from(text(&out, n))
+    }
+
+    #[test]
+    fn refusals_name_the_pin() {
+        use crate::command::parse;
+        use crate::device::resolve_command;
+        // The whole path: parse, resolve, encode.
+        let pins = [Pin {
+            name: "led",
+            line: 12,
+            mode: Mode::Output(Output::default()),
+        }];
+        let command = parse(r#"{"toggle":"nope"}"#).unwrap();
+        let refusal = resolve_command(&pins, &[Level::Low], &command).unwrap_err();
+        assert_eq!(
+            refusal_text(refusal),
+            r#"{"error":{"code":"unknown_pin","message":"no pin named \"nope\""}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::NotAnOutput, "button")),
+            r#"{"error":{"code":"not_an_output","message":"pin \"button\" is an input; only outputs can be set or toggled"}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::NotAnInput, "led")),
+            r#"{"error":{"code":"not_an_input","message":"pin \"led\" is an output; only inputs can be simulated"}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::Hardware, "led")),
+            r#"{"error":{"code":"hardware_error","message":"the board could not switch pin \"led\""}}"#
+        );
+        // Without a name, or for an error about no pin, the plain message.
+        assert_eq!(
+            refusal_text(Refusal::new(CommandError::UnknownPin)),
+            r#"{"error":{"code":"unknown_pin","message":"no pin has that name"}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::TooManyPins, "x")),
+            r#"{"error":{"code":"too_many_pins","message":"at most 16 pins per set or simulate"}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::new(CommandError::NotSimulated)),
+            r#"{"error":{"code":"not_simulated","message":"this device drives real hardware; inputs cannot be simulated"}}"#
+        );
+    }
+
+    #[test]
+    fn named_pins_are_escaped_and_cut() {
+        // Whatever a name holds, the message is valid JSON, and the name is
+        // shown with Rust's debug escapes: the text itself holds no control
+        // characters, and the name's quotes are unambiguous.
+        let odd = "a\"b\\c\n\u{1}\u{7f}ü\u{202e}";
+        let reply = refusal_text(Refusal::naming(CommandError::UnknownPin, odd));
+        assert_eq!(
+            reply,
+            r#"{"error":{"code":"unknown_pin","message":"no pin named \"a\\\"b\\\\c\\n\\u{1}\\u{7f}ü\\u{202e}\""}}"#
+        );
+        let v: serde_json::Value = serde_json::from_str(&reply).unwrap();
+        assert_eq!(
+            v["error"]["message"],
+            r#"no pin named "a\"b\\c\n\u{1}\u{7f}ü\u{202e}""#
+        );
+        // Names over 64 bytes are cut on a character boundary, marked "…".
+        let long = "x".repeat(100);
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::UnknownPin, &long)),
+            std::format!(
+                r#"{{"error":{{"code":"unknown_pin","message":"no pin named \"{}…\""}}}}"#,
+                "x".repeat(64)
+            )
+        );
+        // 63 ASCII bytes then "é" (2 bytes): the cut falls before it.
+        let split = std::format!("{}é{}", "y".repeat(63), "z".repeat(10));
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::UnknownPin, &split)),
+            std::format!(
+                r#"{{"error":{{"code":"unknown_pin","message":"no pin named \"{}…\""}}}}"#,
+                "y".repeat(63)
+            )
+        );
+        // Exactly 64 bytes: whole, no mark.
+        let exact = "w".repeat(64);
+        assert_eq!(
+            refusal_text(Refusal::naming(CommandError::UnknownPin, &exact)),
+            std::format!(
+                r#"{{"error":{{"code":"unknown_pin","message":"no pin named \"{exact}\""}}}}"#
+            )
+        );
+        // The worst case fits MAX_ERROR_LEN with every error, and reads
+        // back: long names of any one character below U+0800 (control
+        // characters, at 7 bytes each once escaped twice, are the worst),
+        // and of some wider ones that are escaped too.
+        let wide = [
+            '\u{2028}',
+            '\u{202e}',
+            '\u{feff}',
+            '\u{e0001}',
+            '\u{10ffff}',
+            '\u{300}',
+        ];
+        let mut longest = 0;
+        for c in (0..0x800).filter_map(char::from_u32).chain(wide) {
+            let name: std::string::String = core::iter::repeat_n(c, 70).collect();
+            for error in ALL_ERRORS {
+                let mut out = [0u8; MAX_ERROR_LEN];
+                let n = encode_refusal(Refusal::naming(error, &name), &mut out)
+                    .unwrap_or_else(|_| panic!("{error:?} {c:?} overflows"));
+                longest = longest.max(n);
+                let v: serde_json::Value = serde_json::from_str(text(&out, n)).unwrap();
+                assert_eq!(v["error"]["code"], error.code());
+            }
+        }
+        // The worst case: the longest message (not_an_output's) with a
+        // 64-byte name of U+0010..U+001F, each `\u{1f}` then escaped again:
+        // 44 + 6 + 64 * 7 + 3 + 50 + 3.
+        assert_eq!(longest, 554);
+    }
+
+    const ALL_ERRORS: [CommandError; 11] = [
+        CommandError::BadJson,
+        CommandError::BadCommand,
+        CommandError::WrongType,
+        CommandError::TooLarge,
+        CommandError::UnknownPin,
+        CommandError::NotAnOutput,
+        CommandError::Hardware,
+        CommandError::EscapedName,
+        CommandError::TooManyPins,
+        CommandError::NotAnInput,
+        CommandError::NotSimulated,
+    ];
+
     #[test]
     fn every_pong_fits_and_reads_back() {
-        extern crate std;
         let extremes = [
             f64::MAX,
             f64::MIN,

@@ -32,7 +32,7 @@ pub mod receiver;
 pub mod utf8;
 
 pub use close::{Close, CloseCode, MAX_CLOSE_REASON, encode_close_payload};
-pub use command::{Command, CommandError, SetList};
+pub use command::{Command, CommandError, Refusal, SetList};
 pub use device::{Change, Changes, Input, Level, Mode, Output, Pin, Pull};
 pub use error::ProtocolError;
 pub use frame::{FrameHeader, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, apply_mask};

@@ -311,15 +311,35 @@ proptest! {
             "[a-zA-Z_ ]{0,10}",
         ],
         high in any::<bool>(),
+        level in prop_oneof![
+            Just("true"),
+            Just("false"),
+            Just(r#""high""#),
+            Just(r#""low""#),
+            Just(r#""High""#),
+            Just(r#""on""#),
+            Just(r#""hig\u0068""#),
+            Just(r#""lo\w""#),
+            Just("1"),
+        ],
+        pins in 0usize..20,
         n in any::<f64>().prop_filter("finite", |n| n.is_finite()),
         text in any::<String>(),
-        which in 0u8..5,
+        which in 0u8..8,
     ) {
+        let list = |key: &str| {
+            let mut pairs = vec![format!(r#""{name}":{level}"#)];
+            pairs.extend((1..pins).map(|i| format!(r#""p{i}":{high}"#)));
+            format!(r#"{{"{key}":{{{}}}}}"#, pairs.join(","))
+        };
         let msg = match which {
             0 => format!(r#"{{"set":{{"{name}":{high},"fan":{}}}}}"#, !high),
             1 => format!(r#"{{"toggle":"{name}"}}"#),
             2 => format!(r#"{{"ping":{n:e}}}"#),
             3 => format!("{name}{}", if high { "On" } else { "OFF" }),
+            4 => list("set"),
+            5 => list("simulate"),
+            6 => format!(r#"{{"simulate":{{"{name}":{level},"door":{level}}}}}"#),
             _ => text,
         };
         let mut input = vec![levels];

@@ -1,10 +1,13 @@
-//! The `command` target: `command::parse`, `device::resolve` against a small
-//! board, and the JSON encoders on the result.
+//! The `command` target: `command::parse`, `device::resolve_command` (and
+//! `device::resolve`, which must agree with it), `device::resolve_simulate`
+//! against a small board, and the JSON encoders on the result.
 //!
 //! Input: a byte whose bits are the board's current levels, then the text
 //! message (invalid UTF-8 is replaced, as only valid text reaches the parser).
 
-use pinsocket_core::command::{self, Command, CommandError, MAX_JSON_LEN, MAX_SET};
+use pinsocket_core::command::{
+    self, Command, CommandError, MAX_JSON_LEN, MAX_NAME_SHOWN, MAX_SET, Refusal, SetList,
+};
 use pinsocket_core::device::{self, Input, Level, Mode, Output, Pin};
 use pinsocket_core::json;
 use serde_json::Value;
@@ -81,11 +84,23 @@ pub(crate) fn check_command(data: &[u8]) {
     if let Command::Ping(n) = cmd {
         check_pong_json(n);
     }
-    let changes = match device::resolve(&pins, &levels, &cmd) {
+    let resolved = device::resolve_command(&pins, &levels, &cmd);
+    // The old entry point gives the same, without names.
+    assert_eq!(
+        device::resolve(&pins, &levels, &cmd),
+        resolved.map_err(|r| r.error),
+        "{cmd:?}"
+    );
+    let changes = match resolved {
         Ok(changes) => changes,
-        Err(e) => {
-            check_resolve_error(&pins, &cmd, e);
-            return check_error_json(e);
+        Err(refusal) => {
+            check_resolve_error(&pins, &cmd, refusal);
+            check_error_json(refusal.error);
+            check_refusal_json(refusal);
+            if let Command::Simulate(list) = cmd {
+                check_simulate(&pins, &mut levels, &list);
+            }
+            return;
         }
     };
     let changes = changes.as_slice();
@@ -123,12 +138,51 @@ pub(crate) fn check_command(data: &[u8]) {
                 _ => panic!("plain text changed several pins"),
             }
         }
+        Command::Simulate(_) => panic!("resolve_command took a simulate"),
+        other => panic!("a command the checks do not know: {other:?}"),
     }
     for c in changes {
         levels[c.pin] = c.level;
     }
+    check_state(&pins, &levels, &msg);
+}
+
+fn check_state(pins: &[Pin<&str>], levels: &[Level], msg: &str) {
     let version = (msg.len() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    check_state_json(&pins, &levels, version);
+    check_state_json(pins, levels, version);
+}
+
+/// A simulate, as a simulated board resolves it: inputs only, every name
+/// checked, the first bad one named.
+fn check_simulate(pins: &[Pin<&str>], levels: &mut [Level], list: &SetList<'_>) {
+    let pairs = list.as_slice();
+    let first_bad =
+        pairs
+            .iter()
+            .find_map(|&(name, _)| match pins.iter().find(|p| p.name() == name) {
+                None => Some(Refusal::naming(CommandError::UnknownPin, name)),
+                Some(p) if p.is_output() => Some(Refusal::naming(CommandError::NotAnInput, name)),
+                Some(_) => None,
+            });
+    let changes = match device::resolve_simulate(pins, list) {
+        Ok(changes) => {
+            assert_eq!(first_bad, None, "{pairs:?}");
+            changes
+        }
+        Err(refusal) => {
+            assert_eq!(Some(refusal), first_bad, "{pairs:?}");
+            return check_refusal_json(refusal);
+        }
+    };
+    let changes = changes.as_slice();
+    assert_eq!(changes.len(), pairs.len());
+    for (c, (name, high)) in changes.iter().zip(pairs) {
+        assert!(!pins[c.pin].is_output(), "a simulated change to an output");
+        assert_eq!(pins[c.pin].name(), *name);
+        assert_eq!(c.level, Level::from_bool(*high));
+        levels[c.pin] = c.level;
+    }
+    check_state(pins, levels, "simulate");
 }
 
 fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
@@ -149,13 +203,21 @@ fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
     // valid JSON gets that far.
     if *parsed == Err(CommandError::EscapedName) {
         assert!(msg.contains('\\'), "{msg:?}");
-        assert!(
-            serde_json::from_str::<Value>(msg).is_ok()
-                || KNOWN_LENIENCIES.iter().any(|k| {
-                    serde_json::from_str::<Value>(msg).is_err_and(|e| e.to_string().contains(k))
-                }),
-            "escaped_name for invalid JSON {msg:?}"
-        );
+        assert!(valid_json(msg), "escaped_name for invalid JSON {msg:?}");
+    }
+    // Too many pins is said of valid JSON only, holding one list command
+    // that names more than MAX_SET pins (counting repeats, which serde_json
+    // folds).
+    if *parsed == Err(CommandError::TooManyPins) {
+        assert!(valid_json(msg), "too_many_pins for invalid JSON {msg:?}");
+        if let Ok(value) = serde_json::from_str::<Value>(msg) {
+            let object = value.as_object().expect("a command is an object");
+            assert_eq!(object.len(), 1, "{msg:?}");
+            let (key, list) = object.iter().next().expect("one key");
+            assert!(key == "set" || key == "simulate", "{msg:?}");
+            assert!(list.is_object(), "{msg:?}");
+            assert!(msg.matches(':').count() > MAX_SET, "{msg:?}");
+        }
     }
     let Ok(cmd) = parsed else {
         return;
@@ -181,20 +243,41 @@ fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
     let object = value.as_object().expect("a command is an object");
     assert_eq!(object.len(), 1, "{msg:?}");
     match cmd {
-        Command::Set(list) => {
-            let list = list.as_slice();
-            assert!(list.len() <= MAX_SET);
-            let map = object["set"].as_object().expect("set takes an object");
-            for (name, value) in map {
-                let last = list.iter().rev().find(|(n, _)| n == name);
-                assert_eq!(last.map(|(_, b)| *b), value.as_bool(), "{name:?}");
-            }
-            assert!(list.iter().all(|(n, _)| map.contains_key(*n)));
-        }
+        Command::Set(list) => check_list(object, "set", list),
+        Command::Simulate(list) => check_list(object, "simulate", list),
         Command::Toggle(name) => assert_eq!(object["toggle"].as_str(), Some(*name)),
         Command::Ping(_) => assert_eq!(object["ping"].as_f64(), Some(0.0)),
         Command::Plain(_) => unreachable!(),
+        other => panic!("a command the checks do not know: {other:?}"),
     }
+}
+
+/// Valid JSON, or invalid only by a known leniency.
+fn valid_json(msg: &str) -> bool {
+    match serde_json::from_str::<Value>(msg) {
+        Ok(_) => true,
+        Err(e) => KNOWN_LENIENCIES.iter().any(|k| e.to_string().contains(k)),
+    }
+}
+
+/// An accepted `set` / `simulate` list against serde_json's reading of the
+/// same object: every pair there, each pin's last level as JSON reads it
+/// (`true` / `"high"` high, `false` / `"low"` low, exactly).
+fn check_list(object: &serde_json::Map<String, Value>, key: &str, list: &SetList<'_>) {
+    let list = list.as_slice();
+    assert!(list.len() <= MAX_SET);
+    let map = object[key].as_object().expect("a list takes an object");
+    for (name, value) in map {
+        let level = match value {
+            Value::Bool(high) => Some(*high),
+            Value::String(s) if s == "high" => Some(true),
+            Value::String(s) if s == "low" => Some(false),
+            _ => None,
+        };
+        let last = list.iter().rev().find(|(n, _)| n == name);
+        assert_eq!(last.map(|(_, b)| *b), level, "{name:?}: {value}");
+    }
+    assert!(list.iter().all(|(n, _)| map.contains_key(*n)));
 }
 
 /// Splits an accepted ping into the message with its number replaced by `0`
@@ -218,20 +301,26 @@ fn close_enough(a: f64, b: f64) -> bool {
     a == b || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
 }
 
-fn check_resolve_error(pins: &[Pin<&str>], cmd: &Command<'_>, e: CommandError) {
+/// A refused command: only lists and toggles name pins, and the refusal
+/// names the first bad one in the command's order; a simulate is refused
+/// as not simulated (a simulated board resolves it separately).
+fn check_resolve_error(pins: &[Pin<&str>], cmd: &Command<'_>, refusal: Refusal<'_>) {
     let names: Vec<&str> = match cmd {
         Command::Set(list) => list.as_slice().iter().map(|(n, _)| *n).collect(),
         Command::Toggle(name) => vec![name],
-        Command::Ping(_) | Command::Plain(_) => panic!("{cmd:?} refused with {e:?}"),
+        Command::Simulate(_) => {
+            return assert_eq!(refusal, Refusal::new(CommandError::NotSimulated));
+        }
+        _ => panic!("{cmd:?} refused with {refusal:?}"),
     };
     let first_bad = names
         .iter()
-        .find_map(|name| match pins.iter().find(|p| p.name() == *name) {
-            None => Some(CommandError::UnknownPin),
-            Some(p) if !p.is_output() => Some(CommandError::NotAnOutput),
+        .find_map(|&name| match pins.iter().find(|p| p.name() == name) {
+            None => Some(Refusal::naming(CommandError::UnknownPin, name)),
+            Some(p) if !p.is_output() => Some(Refusal::naming(CommandError::NotAnOutput, name)),
             Some(_) => None,
         });
-    assert_eq!(Some(e), first_bad, "{cmd:?}");
+    assert_eq!(Some(refusal), first_bad, "{cmd:?}");
 }
 
 /// Encodes into a buffer of exactly the right size, and checks that every
@@ -272,6 +361,29 @@ fn check_error_json(e: CommandError) {
     let v = parse_json(&text);
     assert_eq!(v["error"]["code"].as_str(), Some(e.code()));
     assert_eq!(v["error"]["message"].as_str(), Some(&*e.to_string()));
+}
+
+/// A refusal's JSON: within MAX_ERROR_LEN, its code, its message, and
+/// for one about a pin, the name (cut after MAX_NAME_SHOWN bytes, with
+/// debug escapes) between quotes.
+fn check_refusal_json(refusal: Refusal<'_>) {
+    let text = encode_exact(json::MAX_ERROR_LEN, |out| {
+        json::encode_refusal(refusal, out)
+    });
+    let v = parse_json(&text);
+    assert_eq!(v["error"]["code"].as_str(), Some(refusal.error.code()));
+    let message = v["error"]["message"].as_str().expect("a message");
+    assert_eq!(message, refusal.to_string());
+    assert!(!message.chars().any(char::is_control), "{message:?}");
+    if let Some(pin) = refusal.pin {
+        let mut end = pin.len().min(MAX_NAME_SHOWN);
+        while !pin.is_char_boundary(end) {
+            end -= 1;
+        }
+        let cut = if end < pin.len() { "…" } else { "" };
+        let shown = format!("\"{}{cut}\"", pin[..end].escape_debug());
+        assert!(message.contains(&shown), "{message:?} lacks {shown:?}");
+    }
 }
 
 fn check_pong_json(n: f64) {
