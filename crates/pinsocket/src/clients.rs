@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use pinsocket_core::{CloseCode, OpCode};
 
@@ -23,8 +23,6 @@ pub struct Clients {
 struct Registry {
     conns: Mutex<HashMap<u64, Connection>>,
     next_id: AtomicU64,
-    /// The server clock's origin; times are kept as milliseconds since it.
-    epoch: Instant,
 }
 
 impl Default for Clients {
@@ -33,7 +31,6 @@ impl Default for Clients {
             inner: Arc::new(Registry {
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
-                epoch: Instant::now(),
             }),
         }
     }
@@ -84,19 +81,24 @@ impl Clients {
     }
 
     /// [`Clients::broadcast_latest_text`] to the connections `to` selects.
+    ///
+    /// `to` runs on a snapshot of the set, outside its lock, so it may use
+    /// this `Clients` (or take locks of its own that other threads hold
+    /// while calling it).
     pub fn broadcast_latest_text_to(&self, text: &str, to: impl Fn(&Connection) -> bool) -> usize {
         let frame = encode_shared(OpCode::Text, text.as_bytes());
-        self.conns()
-            .values()
+        self.all()
+            .iter()
             .filter(|conn| to(conn) && conn.send_latest(&frame).is_ok())
             .count()
     }
 
-    /// [`Clients::broadcast_text`] to the connections `to` selects.
+    /// [`Clients::broadcast_text`] to the connections `to` selects; `to`
+    /// runs outside the set's lock, as for [`Clients::broadcast_latest_text_to`].
     pub fn broadcast_text_to(&self, text: &str, to: impl Fn(&Connection) -> bool) -> usize {
         let frame = encode_shared(OpCode::Text, text.as_bytes());
-        self.conns()
-            .values()
+        self.all()
+            .iter()
             .filter(|conn| to(conn) && conn.send_shared(&frame).is_ok())
             .count()
     }
@@ -136,9 +138,7 @@ impl Clients {
 
     /// Milliseconds on the server clock; never 0, which means "never".
     pub(crate) fn now_ms(&self) -> u64 {
-        u64::try_from(self.inner.epoch.elapsed().as_millis())
-            .unwrap_or(u64::MAX)
-            .max(1)
+        crate::connection::now_ms()
     }
 
     /// One pass of the liveness check: pings connections idle for

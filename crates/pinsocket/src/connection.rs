@@ -4,12 +4,13 @@
 //! sending only encodes the frame into the connection's queue and wakes its
 //! session task, which writes everything queued in one system call.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pinsocket_core::{CloseCode, FrameHeader, MAX_HEADER_LEN, OpCode, encode_close_payload};
@@ -31,6 +32,9 @@ pub enum SendError {
     /// The close code may not be sent on the wire (see [`CloseCode::is_sendable`]).
     #[error("close code {0} may not be sent")]
     InvalidCloseCode(u16),
+    /// A control frame's payload is limited to 125 bytes (RFC 6455 §5.5).
+    #[error("a ping carries at most 125 bytes")]
+    TooLarge,
 }
 
 /// Where the connection is in its life.
@@ -46,6 +50,8 @@ pub(crate) enum State {
     /// Closing took longer than the close timeout (the close frame could
     /// not even be written): the connection is dropped.
     CloseTimedOut,
+    /// The connection is gone and `on_close` has run.
+    Closed,
 }
 
 /// Frames waiting to be written, in order: `frames` first, then `tail`.
@@ -179,6 +185,32 @@ impl Park {
     }
 }
 
+thread_local! {
+    /// The connection whose callbacks this thread is running, as the
+    /// address of its [`Shared`] (unique while the session holds it); 0
+    /// when none.
+    static DISPATCHING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Marks this thread as running `conn`'s callbacks until dropped; a
+/// session holds one while it decodes input and dispatches it.
+pub(crate) struct Dispatch {
+    previous: usize,
+}
+
+impl Dispatch {
+    pub(crate) fn enter(conn: &Connection) -> Dispatch {
+        let previous = DISPATCHING.replace(Arc::as_ptr(&conn.shared) as usize);
+        Dispatch { previous }
+    }
+}
+
+impl Drop for Dispatch {
+    fn drop(&mut self) {
+        DISPATCHING.set(self.previous);
+    }
+}
+
 /// A peer's address in 19 bytes rather than `SocketAddr`'s 32: IPv6 flow
 /// labels and scope ids do not matter for a TCP client's address here.
 #[derive(Clone, Copy)]
@@ -224,10 +256,6 @@ pub(crate) struct Shared {
     pub(crate) wake: Wake,
     /// Whether the session's task is running, asked to park, or parked.
     pub(crate) park: Park,
-    /// Set while the session task runs callbacks; it flushes afterwards, so
-    /// their sends need no wake-up and are not held to the queue limit (the
-    /// session reads no more input until they are written: backpressure).
-    pub(crate) dispatching: AtomicBool,
     /// Milliseconds (server clock) of the last bytes received.
     pub(crate) last_rx: AtomicU64,
     /// Milliseconds (server clock) when the outstanding ping was sent; 0 if none.
@@ -283,7 +311,6 @@ impl Connection {
                 }),
                 wake: Wake::default(),
                 park: Park::default(),
-                dispatching: AtomicBool::new(false),
                 last_rx: AtomicU64::new(now_ms),
                 ping_sent: AtomicU64::new(0),
                 write_stalled_since: AtomicU64::new(0),
@@ -318,6 +345,35 @@ impl Connection {
         self.outbox().state == State::Open
     }
 
+    /// When bytes last arrived from the client (any frame: a message, a
+    /// pong, part of either), or when the connection opened if none have.
+    /// Millisecond resolution. With [`Connection::ping`] this tells whether
+    /// a client is still there: every WebSocket client answers a ping.
+    pub fn last_heard(&self) -> Instant {
+        epoch() + Duration::from_millis(self.shared.last_rx.load(Ordering::Relaxed))
+    }
+
+    /// Sends a ping with `payload` (at most 125 bytes); the client answers
+    /// with a pong, which updates [`Connection::last_heard`]. Browsers
+    /// answer by themselves, whatever the page does. Pings are not counted
+    /// against the send queue.
+    pub fn ping(&self, payload: &[u8]) -> Result<(), SendError> {
+        if payload.len() > 125 {
+            return Err(SendError::TooLarge);
+        }
+        let own = self.is_dispatching_here();
+        let mut out = self.outbox();
+        if out.state != State::Open {
+            return Err(SendError::Closed);
+        }
+        out.push_frame(OpCode::Ping, payload);
+        drop(out);
+        if !own {
+            self.shared.wake.notify();
+        }
+        Ok(())
+    }
+
     /// Queues a text message.
     pub fn send_text(&self, text: &str) -> Result<(), SendError> {
         self.send(OpCode::Text, text.as_bytes())
@@ -346,21 +402,32 @@ impl Connection {
     }
 
     fn send(&self, opcode: OpCode, payload: &[u8]) -> Result<(), SendError> {
-        let dispatching = self.shared.dispatching.load(Ordering::Relaxed);
+        let own = self.is_dispatching_here();
         let mut out = self.outbox();
         if out.state != State::Open {
             return Err(SendError::Closed);
         }
-        if !dispatching && self.over_limit(&out, payload.len() + MAX_HEADER_LEN) {
+        if !own && self.over_limit(&out, payload.len() + MAX_HEADER_LEN) {
             self.overflow(out);
             return Err(SendError::QueueFull);
         }
         out.push_frame(opcode, payload);
         drop(out);
-        if !dispatching {
+        if !own {
             self.shared.wake.notify();
         }
         Ok(())
+    }
+
+    /// True if this thread is running one of this connection's own
+    /// callbacks (see [`Dispatch`]): its session writes what they queue as
+    /// soon as they return, so their sends need no wake-up, and reads no
+    /// more input until that is written (backpressure), so they are not
+    /// held to the queue limit. Any other sender — another thread, or
+    /// another connection's callback — must wake the session, or what it
+    /// queued could wait for an unrelated wake-up.
+    fn is_dispatching_here(&self) -> bool {
+        DISPATCHING.with(Cell::get) == Arc::as_ptr(&self.shared) as usize
     }
 
     /// Queues a text message that supersedes the previous one sent this way
@@ -373,19 +440,19 @@ impl Connection {
 
     /// [`Connection::send_latest_text`] with a frame encoded once for many connections.
     pub(crate) fn send_latest(&self, frame: &Bytes) -> Result<(), SendError> {
-        let dispatching = self.shared.dispatching.load(Ordering::Relaxed);
+        let own = self.is_dispatching_here();
         let mut out = self.outbox();
         if out.state != State::Open {
             return Err(SendError::Closed);
         }
         let replaces = out.latest.is_some_and(|i| (i as usize) < out.frames.len());
-        if !dispatching && !replaces && self.over_limit(&out, frame.len()) {
+        if !own && !replaces && self.over_limit(&out, frame.len()) {
             self.overflow(out);
             return Err(SendError::QueueFull);
         }
         out.push_latest(frame.clone());
         drop(out);
-        if !dispatching {
+        if !own {
             self.shared.wake.notify();
         }
         Ok(())
@@ -393,18 +460,33 @@ impl Connection {
 
     /// Queues a frame encoded once for many connections.
     pub(crate) fn send_shared(&self, frame: &Bytes) -> Result<(), SendError> {
+        let own = self.is_dispatching_here();
         let mut out = self.outbox();
         if out.state != State::Open {
             return Err(SendError::Closed);
         }
-        if self.over_limit(&out, frame.len()) {
+        if !own && self.over_limit(&out, frame.len()) {
             self.overflow(out);
             return Err(SendError::QueueFull);
         }
         out.push_shared(frame.clone());
         drop(out);
-        self.shared.wake.notify();
+        if !own {
+            self.shared.wake.notify();
+        }
         Ok(())
+    }
+
+    /// Queues a message encoded once for many connections (see [`Prepared`]).
+    pub fn send_prepared(&self, message: &Prepared) -> Result<(), SendError> {
+        self.send_shared(&message.frame)
+    }
+
+    /// [`Connection::send_latest_text`] with a message encoded once for many
+    /// connections: it supersedes the previous message sent this way if
+    /// that one has not been sent yet.
+    pub fn send_latest_prepared(&self, message: &Prepared) -> Result<(), SendError> {
+        self.send_latest(&message.frame)
     }
 
     /// Queues a control frame (pong, ping) regardless of the queue limit:
@@ -454,6 +536,19 @@ impl Connection {
     }
 }
 
+/// The server clock's origin, shared by every server in the process.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// Milliseconds on the server clock; never 0, which means "never".
+pub(crate) fn now_ms() -> u64 {
+    u64::try_from(epoch().elapsed().as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
 /// Queues a close frame and moves to [`State::Closing`].
 pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
     let mut payload = [0u8; 125];
@@ -463,6 +558,47 @@ pub(crate) fn queue_close(out: &mut Outbox, code: CloseCode, reason: &str) {
     out.closing_since = Some(Instant::now());
     if out.close.is_none() {
         out.close = Some(Box::new((code, reason.into())));
+    }
+}
+
+/// A message encoded once, to be queued on many connections without being
+/// copied for each: what [`Clients::broadcast_text`](crate::Clients::broadcast_text)
+/// does, for a list of connections of your own.
+///
+/// ```
+/// # fn fan_out(subscribers: &[pinsocket::Connection]) {
+/// let state = pinsocket::Prepared::text(r#"{"led":true}"#);
+/// for conn in subscribers {
+///     let _ = conn.send_prepared(&state);
+/// }
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Prepared {
+    frame: Bytes,
+}
+
+impl Prepared {
+    /// A text message.
+    pub fn text(text: &str) -> Prepared {
+        Prepared {
+            frame: encode_shared(OpCode::Text, text.as_bytes()),
+        }
+    }
+
+    /// A binary message.
+    pub fn binary(data: &[u8]) -> Prepared {
+        Prepared {
+            frame: encode_shared(OpCode::Binary, data),
+        }
+    }
+}
+
+impl fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Prepared")
+            .field("frame_len", &self.frame.len())
+            .finish()
     }
 }
 

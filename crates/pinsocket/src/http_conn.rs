@@ -22,6 +22,7 @@ use crate::clients::Registration;
 use crate::connection::{Connection, State};
 use crate::response;
 use crate::server::{Inner, Tracked};
+use crate::session::Link;
 use crate::static_files::{self, Lookup};
 
 /// Most header lines accepted in one request; more is 431.
@@ -96,10 +97,13 @@ pub(crate) async fn serve(
                 let leftover = buf.get(len..).unwrap_or_default().to_vec();
                 drop(buf);
                 let ws = Upgraded {
-                    conn,
                     registration,
                     accept,
                     leftover,
+                    link: Link {
+                        inner: inner.clone(),
+                        conn,
+                    },
                 };
                 upgrade(inner, stream, ws, tracked).await;
                 return;
@@ -307,22 +311,26 @@ fn decide_upgrade(
 }
 
 /// An accepted WebSocket on its way from the HTTP task to its session.
+///
+/// From here on, `on_close` is owed: if this is dropped on the way (the
+/// `101` cannot be written, or the task is dropped with its runtime), the
+/// registry lets go first, then `on_close` runs with 1006.
 pub(crate) struct Upgraded {
-    pub(crate) conn: Connection,
     pub(crate) registration: Registration,
     accept: AcceptKey,
     pub(crate) leftover: Vec<u8>,
+    pub(crate) link: Link,
 }
 
 async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked: Tracked) {
-    let conn = ws.conn.clone();
+    let conn = ws.link.conn.clone();
     let protocol = conn.protocol();
     let mut response = vec![0u8; 160 + protocol.map_or(0, str::len)];
     let n = write_switching_protocols_with(&ws.accept, protocol, &mut response).unwrap_or(0);
     if let Err(e) = stream.write_all(&response[..n]).await {
         tracing::debug!(peer = %conn.peer_addr(), "handshake write failed: {e}");
+        // The registry lets go, then the link reports 1006.
         drop(ws);
-        crate::session::closed(&inner, &conn, CloseCode::ABNORMAL, "");
         return;
     }
     tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), path = conn.path(), "websocket accepted");
@@ -332,7 +340,7 @@ async fn upgrade(inner: Arc<Inner>, mut stream: TcpStream, ws: Upgraded, tracked
     }
     // A task of its own when there is work, its future holding only what a
     // WebSocket needs; none while the connection is quiet.
-    crate::session::Session::new(inner, stream, ws, tracked).start();
+    crate::session::Session::new(stream, ws, tracked).start();
 }
 
 struct StaticRequest {

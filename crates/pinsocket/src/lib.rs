@@ -45,7 +45,7 @@ mod static_files;
 
 pub use callbacks::{Reject, Request};
 pub use clients::Clients;
-pub use connection::{Connection, SendError};
+pub use connection::{Connection, Prepared, SendError};
 pub use pages::PAGES;
 pub use pinsocket_core as core;
 pub use pinsocket_core::{CloseCode, Limits};

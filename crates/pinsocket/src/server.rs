@@ -334,7 +334,7 @@ impl Server {
         Ok(running)
     }
 
-    /// Serves in the foreground until Ctrl-C or SIGTERM, then shuts down
+    /// Serves in the foreground until Ctrl-C, SIGTERM or SIGHUP, then shuts down
     /// gracefully (like the original's `Start(threaded=False)`).
     pub fn run(self) -> io::Result<()> {
         let runtime = self.runtime()?;
@@ -371,14 +371,21 @@ impl Server {
             tracker: Tracker::default(),
             runtime: tokio::runtime::Handle::current(),
         });
-        tokio::spawn(sweep(inner.clone()));
-        tokio::spawn(accept_loop(inner.clone(), listener, done_tx));
+        let finished = Arc::new(Finished::default());
+        tokio::spawn(sweep(inner.clone(), done_rx.clone()));
+        tokio::spawn(accept_loop(
+            inner.clone(),
+            listener,
+            done_tx,
+            finished.clone(),
+        ));
         Ok(RunningServer {
             local_addr,
             clients: self.clients,
             inner,
             shutdown: shutdown_tx,
             done: done_rx,
+            finished,
             thread: None,
         })
     }
@@ -405,7 +412,12 @@ fn listen(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Sender<bool>) {
+async fn accept_loop(
+    inner: Arc<Inner>,
+    listener: TcpListener,
+    done: watch::Sender<bool>,
+    finished: Arc<Finished>,
+) {
     let mut shutdown = inner.shutdown.clone();
     loop {
         tokio::select! {
@@ -448,10 +460,13 @@ async fn accept_loop(inner: Arc<Inner>, listener: TcpListener, done: watch::Send
         );
     }
     let _ = done.send(true);
+    finished.set();
 }
 
-/// Pings idle connections and drops those that stopped answering.
-async fn sweep(inner: Arc<Inner>) {
+/// Pings idle connections and drops those that stopped answering; also
+/// during shutdown, until the last connection is gone, so a client that
+/// stopped reading cannot hold shutdown past the close timeout.
+async fn sweep(inner: Arc<Inner>, mut done: watch::Receiver<bool>) {
     let config = &inner.config;
     let timeouts = Timeouts {
         ping_interval: config.ping_interval,
@@ -469,10 +484,9 @@ async fn sweep(inner: Arc<Inner>) {
     .clamp(Duration::from_millis(10), Duration::from_secs(1));
     let mut interval = tokio::time::interval(tick);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut shutdown = inner.shutdown.clone();
     loop {
         tokio::select! {
-            () = until_shutdown(&mut shutdown) => return,
+            () = until_shutdown(&mut done) => return,
             _ = interval.tick() => inner.clients.sweep(&timeouts),
         }
     }
@@ -483,22 +497,26 @@ pub(crate) async fn until_shutdown(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
 }
 
-/// Resolves on Ctrl-C or, on Unix, SIGTERM: the signals a device server
-/// stops on.
+/// Resolves on Ctrl-C or, on Unix, SIGTERM or SIGHUP (its terminal went
+/// away): the signals a device server stops on. Handling them, rather than
+/// dying of them, lets the server put its outputs in a safe state first.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
+        let wait = |kind: SignalKind| async move {
+            match signal(kind) {
+                Ok(mut sig) => {
+                    sig.recv().await;
                 }
+                // Cannot listen for it: wait for the others.
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = wait(SignalKind::terminate()) => {}
+            () = wait(SignalKind::hangup()) => {}
         }
     }
     #[cfg(not(unix))]
@@ -516,7 +534,30 @@ pub struct RunningServer {
     inner: Arc<Inner>,
     shutdown: watch::Sender<bool>,
     done: watch::Receiver<bool>,
+    /// `done` for threads outside the runtime, which block on it.
+    finished: Arc<Finished>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Set once shutdown has finished; a thread can block until then.
+#[derive(Debug, Default)]
+struct Finished {
+    done: std::sync::Mutex<bool>,
+    cond: std::sync::Condvar,
+}
+
+impl Finished {
+    fn set(&self) {
+        *self.done.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.cond.notify_all();
+    }
+
+    fn wait(&self) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        while !*done {
+            done = self.cond.wait(done).unwrap_or_else(|p| p.into_inner());
+        }
+    }
 }
 
 impl std::fmt::Debug for RunningServer {
@@ -561,13 +602,7 @@ impl RunningServer {
             Some(thread) => {
                 let _ = thread.join();
             }
-            None => {
-                let mut done = self.done.clone();
-                // No runtime of our own to wait on: poll the flag.
-                while !*done.borrow_and_update() {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            }
+            None => self.finished.wait(),
         }
     }
 
@@ -632,8 +667,10 @@ mod tests {
     use super::*;
 
     /// Connections the kernel completes before the server accepts any: with
-    /// the default backlog of 1024, a burst of 600 all complete at once
-    /// (with 128, those past the queue would wait a second for a SYN retry).
+    /// the default backlog of 1024, a burst of 600 all complete. (With 128,
+    /// those past the queue would have their SYNs dropped, and as nothing is
+    /// accepted here they would never complete: the bound below only stops a
+    /// failing test, it does not race the kernel.)
     #[tokio::test]
     async fn a_burst_beyond_128_is_queued_by_the_backlog() {
         let listener = listen(
@@ -642,17 +679,20 @@ mod tests {
         )
         .expect("listen");
         let addr = listener.local_addr().expect("address");
+        let connecting: Vec<_> = (0..600)
+            .map(|_| tokio::spawn(tokio::net::TcpStream::connect(addr)))
+            .collect();
         let mut streams = Vec::new();
-        for _ in 0..600 {
-            let connected = tokio::time::timeout(
-                Duration::from_millis(900),
-                tokio::net::TcpStream::connect(addr),
-            )
-            .await;
-            match connected {
-                Ok(Ok(stream)) => streams.push(stream),
-                Ok(Err(e)) => panic!("connection {} failed: {e}", streams.len()),
-                Err(_) => panic!("connection {} was not queued", streams.len()),
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        for connect in connecting {
+            match tokio::time::timeout_at(deadline, connect).await {
+                Ok(Ok(Ok(stream))) => streams.push(stream),
+                Ok(Ok(Err(e))) => panic!("connection {} failed: {e}", streams.len()),
+                Ok(Err(e)) => panic!("connect task failed: {e}"),
+                Err(_) => panic!(
+                    "only {} of 600 connections completed: the rest were not queued",
+                    streams.len()
+                ),
             }
         }
         // They are all there to be accepted.

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio::time::{Instant, timeout_at};
 
 use crate::clients::Registration;
-use crate::connection::{Connection, Outbox, State, queue_close};
+use crate::connection::{Connection, Dispatch, Outbox, State, queue_close};
 use crate::http_conn::Upgraded;
 use crate::server::{Inner, Tracked};
 
@@ -66,9 +66,7 @@ enum Flow {
 /// less the little that waiting takes, so every field costs each idle
 /// connection its size.
 pub(crate) struct Session {
-    inner: Arc<Inner>,
     stream: TcpStream,
-    conn: Connection,
     rx: Receiver,
     /// Bytes held between reads; none at all while the connection is idle.
     held: Held,
@@ -87,29 +85,48 @@ pub(crate) struct Session {
     registration: Registration,
     /// Counted among the server's connections until the session ends.
     tracked: Tracked,
+    /// The server and the connection, and the `on_close` owed to it. Last,
+    /// so that a session dropped without ending (its runtime went away)
+    /// closes the socket and leaves the registry before `on_close` runs.
+    link: Link,
+}
+
+/// An accepted WebSocket whose `on_close` is still owed: reported once, by
+/// [`Link::report`], or with 1006 if dropped unreported (a handshake whose
+/// `101` could not be written, a task dropped with its runtime).
+pub(crate) struct Link {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) conn: Connection,
+}
+
+impl Link {
+    fn report(self, code: CloseCode, reason: &str) {
+        closed(&self.inner, &self.conn, code, reason);
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        if self.conn.outbox().state != State::Closed {
+            closed(&self.inner, &self.conn, CloseCode::ABNORMAL, "");
+        }
+    }
 }
 
 impl Session {
     /// A session for an accepted WebSocket. Built before its task is
     /// spawned, so the task's future holds it once, not beside the parts it
     /// was made of.
-    pub(crate) fn new(
-        inner: Arc<Inner>,
-        stream: TcpStream,
-        ws: Upgraded,
-        tracked: Tracked,
-    ) -> Session {
+    pub(crate) fn new(stream: TcpStream, ws: Upgraded, tracked: Tracked) -> Session {
         let Upgraded {
-            conn,
+            link,
             registration,
             leftover,
             ..
         } = ws;
         Session {
-            rx: Receiver::new(Role::Server, inner.config.max_message_len as u64),
-            inner,
+            rx: Receiver::new(Role::Server, link.inner.config.max_message_len as u64),
             stream,
-            conn,
             held: Held::with_leftover(leftover),
             pending: Pending::default(),
             open: true,
@@ -118,6 +135,7 @@ impl Session {
             park_when_idle: false,
             registration,
             tracked,
+            link,
         }
     }
 
@@ -125,10 +143,10 @@ impl Session {
     /// with the handshake, nothing queued), it starts parked: a connection
     /// that stays quiet never holds a task.
     pub(crate) fn start(self) {
-        if self.held.is_empty() && self.inner.config.park_after != Duration::MAX {
+        if self.held.is_empty() && self.link.inner.config.park_after != Duration::MAX {
             self.park(0);
         } else {
-            let runtime = self.inner.runtime.clone();
+            let runtime = self.link.inner.runtime.clone();
             runtime.spawn(self.run());
         }
     }
@@ -143,7 +161,7 @@ impl Session {
                 End::Parked => {
                     // Truncated on purpose: see `parked_since`.
                     #[allow(clippy::cast_possible_truncation)]
-                    let now = self.inner.clients.now_ms() as u32;
+                    let now = self.link.inner.clients.now_ms() as u32;
                     self.park(now.max(1));
                 }
                 end => self.end(end),
@@ -157,7 +175,7 @@ impl Session {
     fn may_park(&self, state: State) -> bool {
         state == State::Open
             && self.held.is_empty()
-            && (self.park_when_idle || self.conn.shared.park.is_requested())
+            && (self.park_when_idle || self.link.conn.shared.park.is_requested())
     }
 
     /// Ends the task but not the connection: the session moves into a
@@ -167,7 +185,7 @@ impl Session {
     /// `since` is now on the server clock (see `parked_since`), or 0 for a
     /// new connection.
     fn park(mut self, since: u32) {
-        let shared = self.conn.shared.clone();
+        let shared = self.link.conn.shared.clone();
         shared.park.set_parked();
         self.parked_since = since;
         // A quiet connection keeps no buffers: both sides of the send
@@ -175,7 +193,7 @@ impl Session {
         // resumes the session at once).
         self.pending = Pending::default();
         {
-            let mut out = self.conn.outbox();
+            let mut out = self.link.conn.outbox();
             if out.queued == 0 {
                 out.frames = VecDeque::new();
                 out.tail = Vec::new();
@@ -196,11 +214,10 @@ impl Session {
 
     fn end(self, end: End) {
         let Session {
-            inner,
             stream,
-            conn,
             registration,
             tracked,
+            link,
             ..
         } = self;
         // The socket closes first, then the registry lets go: by the time
@@ -209,7 +226,8 @@ impl Session {
         drop(registration);
         drop(tracked);
         let (code, reason) = match end {
-            End::Closed => conn
+            End::Closed => link
+                .conn
                 .outbox()
                 .close
                 .as_deref()
@@ -221,16 +239,16 @@ impl Session {
             // `run` parks instead of ending.
             End::Parked => (CloseCode::ABNORMAL, "".into()),
         };
-        closed(&inner, &conn, code, &reason);
+        link.report(code, &reason);
     }
 }
 
 /// Marks a connection closed and runs `on_close`, once it has left the set.
-pub(crate) fn closed(inner: &Inner, conn: &Connection, code: CloseCode, reason: &str) {
+fn closed(inner: &Inner, conn: &Connection, code: CloseCode, reason: &str) {
     {
         // Sends after this point fail with Closed.
         let mut out = conn.outbox();
-        out.state = State::Closing;
+        out.state = State::Closed;
         out.clear();
         out.tail = Vec::new();
     }
@@ -250,14 +268,15 @@ impl Session {
         }
         loop {
             let state = {
-                let mut out = self.conn.outbox();
+                let mut out = self.link.conn.outbox();
                 self.pending.refill(&mut out);
                 out.state
             };
             match state {
                 State::TimedOut => return End::TimedOut,
                 State::Stalled => return End::Stalled,
-                State::CloseTimedOut => return End::Closed,
+                // Closed: on_close ran, which only happens after the session ended.
+                State::CloseTimedOut | State::Closed => return End::Closed,
                 State::Open | State::Closing => {}
             }
             let (flushed, progressed) = match self.pending.write_to(&self.stream) {
@@ -265,13 +284,13 @@ impl Session {
                 Err(_) => return End::Abnormal,
             };
             // For the sweep: since when have bytes waited with none taken?
-            let stalled = &self.conn.shared.write_stalled_since;
+            let stalled = &self.link.conn.shared.write_stalled_since;
             if flushed {
                 stalled.store(0, Ordering::Relaxed);
             } else if progressed || stalled.load(Ordering::Relaxed) == 0 {
-                stalled.store(self.inner.clients.now_ms(), Ordering::Relaxed);
+                stalled.store(self.link.inner.clients.now_ms(), Ordering::Relaxed);
             }
-            if flushed && self.conn.outbox().queued > 0 {
+            if flushed && self.link.conn.outbox().queued > 0 {
                 // Queued while the previous batch was being written.
                 continue;
             }
@@ -283,7 +302,7 @@ impl Session {
             // Wait for a wake-up, or for the socket: writable while bytes
             // wait, else readable (input is read as soon as it is there).
             let wait = poll_fn(|cx| {
-                if self.conn.shared.wake.poll(cx).is_ready() {
+                if self.link.conn.shared.wake.poll(cx).is_ready() {
                     return Poll::Ready(Flow::Continue);
                 }
                 if flushed {
@@ -303,7 +322,7 @@ impl Session {
                 Flow::Park => return End::Parked,
                 Flow::Eof => return End::Abnormal,
                 Flow::Failed(e) => {
-                    tracing::debug!(id = self.conn.id(), "socket failed: {e}");
+                    tracing::debug!(id = self.link.conn.id(), "socket failed: {e}");
                     return End::Abnormal;
                 }
             }
@@ -318,7 +337,7 @@ impl Session {
     /// the close frame before the client reads it.
     async fn finish_close(&mut self) -> End {
         self.open = false;
-        let deadline = Instant::now() + self.inner.config.close_timeout;
+        let deadline = Instant::now() + self.link.inner.config.close_timeout;
         if !self.rx.is_closed() {
             let _ = timeout_at(deadline, async {
                 while !self.rx.is_closed() {
@@ -364,10 +383,10 @@ impl Session {
                 return Poll::Ready(Flow::Eof);
             }
             self.held.take_leftover();
-            let shared = &self.conn.shared;
+            let shared = &self.link.conn.shared;
             shared
                 .last_rx
-                .store(self.inner.clients.now_ms(), Ordering::Relaxed);
+                .store(self.link.inner.clients.now_ms(), Ordering::Relaxed);
             shared.ping_sent.store(0, Ordering::Relaxed);
             if let Some(input) = scratch.get_mut(..held + n) {
                 self.process(input);
@@ -379,7 +398,7 @@ impl Session {
     /// Decodes everything in `input`, running callbacks; keeps an
     /// incomplete tail in `leftover`.
     fn process(&mut self, input: &mut [u8]) {
-        self.conn.shared.dispatching.store(true, Ordering::Relaxed);
+        let dispatch = Dispatch::enter(&self.link.conn);
         let mut pos = 0;
         loop {
             let decoded = match self.rx.decode(input.get_mut(pos..).unwrap_or_default()) {
@@ -404,7 +423,7 @@ impl Session {
                     }
                 }
                 Some(Event::Ping(payload)) if self.open => {
-                    self.conn.send_control(OpCode::Pong, payload);
+                    self.link.conn.send_control(OpCode::Pong, payload);
                 }
                 // After our close frame, data and pings are not answered.
                 Some(Event::Data { .. } | Event::Ping(_) | Event::Pong(_)) => {}
@@ -414,7 +433,7 @@ impl Session {
                 }
             }
         }
-        self.conn.shared.dispatching.store(false, Ordering::Relaxed);
+        drop(dispatch);
         if !self.rx.is_closed()
             && let Some(rest) = input.get(pos..).filter(|r| !r.is_empty())
         {
@@ -436,8 +455,8 @@ impl Session {
     }
 
     fn dispatch(&mut self, kind: DataKind, payload: &[u8]) -> Result<(), ProtocolError> {
-        let callbacks = &self.inner.callbacks;
-        let conn = &self.conn;
+        let callbacks = &self.link.inner.callbacks;
+        let conn = &self.link.conn;
         // A panicking callback fails only its own connection, with 1011.
         let outcome = match kind {
             DataKind::Text => {
@@ -459,7 +478,7 @@ impl Session {
             tracing::error!(id = conn.id(), peer = %conn.peer_addr(), "message callback panicked; closing with 1011");
             self.open = false;
             self.held.take_message();
-            let mut out = self.conn.outbox();
+            let mut out = self.link.conn.outbox();
             if out.state == State::Open {
                 queue_close(&mut out, CloseCode::INTERNAL_ERROR, "internal error");
             }
@@ -469,10 +488,10 @@ impl Session {
 
     /// Fails the connection: close frame with the violation's code.
     fn fail(&mut self, e: ProtocolError) {
-        tracing::debug!(id = self.conn.id(), peer = %self.conn.peer_addr(), "protocol error: {e}");
+        tracing::debug!(id = self.link.conn.id(), peer = %self.link.conn.peer_addr(), "protocol error: {e}");
         self.open = false;
         self.held.take_message();
-        let mut out = self.conn.outbox();
+        let mut out = self.link.conn.outbox();
         if out.state == State::Open {
             queue_close(&mut out, e.close_code(), &e.to_string());
         }
@@ -482,7 +501,7 @@ impl Session {
         self.open = false;
         self.peer_closed = true;
         self.held.take_message();
-        let mut out = self.conn.outbox();
+        let mut out = self.link.conn.outbox();
         if out.state == State::Open {
             // Echo the code (RFC 6455 §5.5.1); an empty close gets an empty one.
             queue_close(&mut out, close.code, "");
@@ -512,7 +531,7 @@ impl Parked {
         let session = self.slot().take();
         match session {
             Some(mut session) => {
-                session.conn.shared.park.set_running();
+                session.link.conn.shared.park.set_running();
                 // A new connection, or one quiet for the park delay, is
                 // likely to go quiet again after this burst (a page that
                 // sends now and then, a client that only listens): its
@@ -520,12 +539,12 @@ impl Parked {
                 // waiting for the sweep. One that parked only briefly is
                 // busy: it keeps its task until the sweep finds it quiet.
                 #[allow(clippy::cast_possible_truncation)]
-                let now = session.inner.clients.now_ms() as u32;
+                let now = session.link.inner.clients.now_ms() as u32;
                 let quiet_ms = now.wrapping_sub(session.parked_since);
-                let park_after = session.inner.config.park_after.as_millis();
-                session.park_when_idle = session.inner.config.park_after != Duration::MAX
+                let park_after = session.link.inner.config.park_after.as_millis();
+                session.park_when_idle = session.link.inner.config.park_after != Duration::MAX
                     && (session.parked_since == 0 || u128::from(quiet_ms) >= park_after);
-                let runtime = session.inner.runtime.clone();
+                let runtime = session.link.inner.runtime.clone();
                 runtime.spawn(session.run());
             }
             None => self.woken_early.store(true, Ordering::Release),
