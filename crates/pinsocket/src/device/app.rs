@@ -16,6 +16,9 @@ use crate::Server;
 pub const DEFAULT_MAX_MESSAGE: usize = 4096;
 
 /// A configured device server, not yet listening.
+///
+/// [`App::run`] serves until a stop signal and exits safely; or start
+/// `server` yourself and call [`Device::all_safe`] before stopping it.
 #[derive(Debug)]
 pub struct App {
     /// The board and its hub.
@@ -84,4 +87,44 @@ impl App {
             sim,
         })
     }
+
+    /// Serves until Ctrl-C, SIGTERM or SIGHUP, then shuts down safely: the
+    /// outputs go to their safe level first, then the clients are sent that
+    /// state, then they are closed (1001). `listening` is called with the
+    /// address once the server listens. Returns an error if the server
+    /// cannot start or an output could not be driven safe at the end.
+    pub fn run(self, listening: impl FnOnce(SocketAddr)) -> Result<(), RunError> {
+        let App { device, server, .. } = self;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .thread_name("pinsocket-worker")
+            .enable_all()
+            .build()?;
+        runtime.block_on(async {
+            let running = match server.spawn().await {
+                Ok(running) => running,
+                Err(e) => {
+                    let _ = device.all_safe();
+                    return Err(e.into());
+                }
+            };
+            listening(running.local_addr());
+            crate::shutdown_signal().await;
+            tracing::info!("shutting down: outputs to their safe levels, then closing clients");
+            let safe = device.all_safe();
+            running.stop().await;
+            safe.map_err(Into::into)
+        })
+    }
+}
+
+/// Why [`App::run`] stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The server could not start (e.g. the address is in use).
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// Outputs that could not be driven to their safe level at exit.
+    #[error(transparent)]
+    Unsafe(#[from] super::hub::SafeError),
 }

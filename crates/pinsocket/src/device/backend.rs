@@ -33,6 +33,23 @@ pub trait Backend: Send + 'static {
     fn set_output(&mut self, pin: usize, level: Level) -> Result<(), BackendError>;
     /// Reads the current level of input `pin`.
     fn read_input(&mut self, pin: usize) -> Result<Level, BackendError>;
+
+    /// True if inputs are simulated and may be driven by clients (the
+    /// `simulate` command). Real hardware says no, the default.
+    fn simulates_inputs(&self) -> bool {
+        false
+    }
+
+    /// Drives simulated input `pin` to `level`, as a button would. Called
+    /// by the device, which reports the edge itself: unlike
+    /// [`SimBoard::set_input`](super::SimBoard::set_input), this must not
+    /// report it to the [`EventSink`].
+    fn simulate_input(&mut self, pin: usize, level: Level) -> Result<(), BackendError> {
+        let _ = (pin, level);
+        Err(BackendError::new(
+            "inputs of real hardware cannot be simulated",
+        ))
+    }
 }
 
 /// Where a backend reports input edges. Cheap to clone; reporting after

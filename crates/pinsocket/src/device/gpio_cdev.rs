@@ -88,6 +88,12 @@ impl GpioCdev {
         chips: &[PathBuf],
         sink: EventSink,
     ) -> Result<GpioCdev, BackendError> {
+        if pins.is_empty() {
+            // Never guess which lines of real hardware to drive.
+            return Err(BackendError::new(
+                "gpio-cdev: no pins configured; add an [[output]] or [[input]] for each line",
+            ));
+        }
         let groups = group(pins, chips)?;
         // Built as requests succeed: an early return drops the watchers
         // started so far (stopping them) and the requests made so far.
@@ -661,6 +667,15 @@ mod tests {
     }
 
     const MISSING: &str = "/dev/pinsocket-test-no-such-gpiochip";
+
+    /// With no pins, the backend drives nothing rather than guess a line.
+    #[test]
+    fn no_pins_is_refused() {
+        assert_eq!(
+            open_error(&[], &[]),
+            "gpio-cdev: no pins configured; add an [[output]] or [[input]] for each line"
+        );
+    }
 
     #[test]
     fn missing_chip_names_pin_and_path() {

@@ -11,15 +11,18 @@
 mod app;
 mod backend;
 mod config;
+mod failsafe;
 #[cfg(target_os = "linux")]
 mod gpio_cdev;
 mod hub;
 mod sim;
 
-pub use app::{App, DEFAULT_MAX_MESSAGE};
+pub use app::{App, DEFAULT_MAX_MESSAGE, RunError};
 pub use backend::{Backend, BackendError, EventSink};
-pub use config::{BackendKind, Config, ConfigError, Limits as ConfigLimits};
+pub use config::{
+    BackendKind, Config, ConfigError, Limits as ConfigLimits, MIN_MAX_MESSAGE, MIN_SEND_QUEUE,
+};
 #[cfg(target_os = "linux")]
 pub use gpio_cdev::GpioCdev;
-pub use hub::{Board, Device, PROTOCOL, Snapshot};
+pub use hub::{Board, Device, PROTOCOL, SafeError, Snapshot};
 pub use sim::{SimBackend, SimBoard};

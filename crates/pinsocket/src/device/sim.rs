@@ -13,6 +13,8 @@ struct Lines {
     names: Vec<String>,
     numbers: Vec<u32>,
     levels: Vec<Level>,
+    /// Outputs that refuse to switch (a simulated fault, for tests).
+    faulty: Vec<bool>,
     sink: Option<EventSink>,
 }
 
@@ -37,6 +39,7 @@ impl SimBoard {
             names: pins.iter().map(|p| p.name().to_owned()).collect(),
             numbers: pins.iter().map(|p| p.line).collect(),
             levels: pins.iter().map(|p| p.physical(p.initial())).collect(),
+            faulty: vec![false; pins.len()],
             sink: None,
         };
         for (pin, level) in pins.iter().zip(&lines.levels) {
@@ -98,6 +101,23 @@ impl SimBoard {
         true
     }
 
+    /// Makes output `name` fail every change from now on (`faulty`), as a
+    /// driver error would, or work again. Returns false if no pin has that
+    /// name. For testing how the device copes with hardware that fails.
+    pub fn set_faulty(&self, name: &str, faulty: bool) -> bool {
+        let mut lines = self.lock();
+        let Some(pin) = lines.names.iter().position(|n| n == name) else {
+            return false;
+        };
+        match lines.faulty.get_mut(pin) {
+            Some(slot) => {
+                *slot = faulty;
+                true
+            }
+            None => false,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Lines> {
         lock(&self.lines)
     }
@@ -112,6 +132,11 @@ impl Backend for SimBackend {
         let mut lines = lock(&self.lines);
         let name = lines.names.get(pin).cloned().unwrap_or_default();
         let line = lines.numbers.get(pin).copied().unwrap_or_default();
+        if lines.faulty.get(pin).copied().unwrap_or(false) {
+            return Err(BackendError::new(format!(
+                "sim: output {name} (line {line}) is faulty (simulated)"
+            )));
+        }
         let slot = lines
             .levels
             .get_mut(pin)
@@ -127,5 +152,19 @@ impl Backend for SimBackend {
             .get(pin)
             .copied()
             .ok_or_else(|| BackendError::new(format!("sim: no pin {pin}")))
+    }
+
+    fn simulates_inputs(&self) -> bool {
+        true
+    }
+
+    fn simulate_input(&mut self, pin: usize, level: Level) -> Result<(), BackendError> {
+        let mut lines = lock(&self.lines);
+        let slot = lines
+            .levels
+            .get_mut(pin)
+            .ok_or_else(|| BackendError::new(format!("sim: no pin {pin}")))?;
+        *slot = level;
+        Ok(())
     }
 }
