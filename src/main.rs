@@ -10,15 +10,25 @@ use anyhow::Context;
 use clap::Parser;
 use pinsocket::device::{App, Config};
 
+mod cli;
+
 /// Switch GPIO pins from a browser: serves a control page and a WebSocket
 /// on one port. With no arguments: a simulated board with one output, `led`
 /// on line 12, at http://127.0.0.1:8080/.
 #[derive(Parser)]
-#[command(version)]
+#[command(name = "pinsocket", version, after_help = cli::FAILSAFE_HELP)]
 struct Args {
-    /// Address to listen on; 0.0.0.0:8080 serves your whole network.
-    /// [default: `listen` from the config file, else 127.0.0.1:8080]
-    #[arg(long, value_name = "ADDR")]
+    /// Where to listen: PORT, HOST:PORT, IP:PORT or [IPv6]:PORT; 0.0.0.0:8080
+    /// serves your whole network. [default: `listen` from the config file,
+    /// else 127.0.0.1:8080]
+    ///
+    /// A bare port (8080) or :PORT listens on 127.0.0.1, this machine only,
+    /// as does localhost:PORT: anyone who can reach the page can switch the
+    /// pins, so serving the network is asked for by name, 0.0.0.0:PORT (or
+    /// [::]:PORT for IPv6, and IPv4 too where the system allows). Another
+    /// host name is looked up and its first IPv4 address is used, else its
+    /// first address. Without a port: 8080. Port 0: the system picks one.
+    #[arg(long, value_name = "ADDR", value_parser = cli::parse_listen)]
     listen: Option<SocketAddr>,
     /// TOML file describing the board: backend (`sim` or `gpio-cdev`),
     /// chip, `[[output]]` and `[[input]]` pins, `[limits]`,
@@ -29,8 +39,15 @@ struct Args {
     /// control page, led.html and wstest.html).
     #[arg(long, value_name = "DIR")]
     www: Option<PathBuf>,
-    /// Log level: error, warn, info, debug or trace. RUST_LOG overrides it.
-    #[arg(long, default_value = "info", value_name = "LEVEL")]
+    /// Log level: error, warn, info, debug, trace or off (any case), or
+    /// tracing directives like `warn,pinsocket=debug`. RUST_LOG, if set,
+    /// overrides it.
+    #[arg(
+        long,
+        default_value = "info",
+        value_name = "LEVEL",
+        value_parser = cli::parse_log_level
+    )]
     log_level: String,
 }
 
@@ -46,30 +63,12 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .or_else(|_| tracing_subscriber::EnvFilter::try_new(&args.log_level))
-                .with_context(|| format!("invalid --log-level `{}`", args.log_level))?,
-        )
-        .init();
+    cli::init_logging(&args.log_level)?;
     let config = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::parse("", Path::new("(built-in)"))?,
     };
     let app = App::new(config, args.listen, args.www).context("cannot open the board")?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let running = app.server.spawn().await?;
-        println!("pinsocket: open http://{}/", running.local_addr());
-        pinsocket::shutdown_signal().await;
-        tracing::info!("shutting down: closing clients, outputs to their safe levels");
-        running.stop().await;
-        app.device.all_safe();
-        anyhow::Ok(())
-    })
+    app.run(cli::print_listening)?;
+    Ok(())
 }

@@ -1,13 +1,153 @@
-//! The `pinsocket` binary as a user runs it: help, configuration errors,
-//! serving, and a clean exit on SIGTERM.
+//! The `pinsocket` binary as a user runs it: help, version, argument
+//! errors, configuration errors, what it prints when serving, and a clean
+//! exit on SIGTERM.
 #![allow(clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
+
+/// How long the binary gets to print a line or to exit.
+const LIMIT: Duration = Duration::from_secs(10);
+
+/// `pinsocket` with `args`, RUST_LOG unset unless `rust_log` is given.
+fn command(args: &[&str], rust_log: Option<&str>) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).env_remove("RUST_LOG");
+    if let Some(value) = rust_log {
+        cmd.env("RUST_LOG", value);
+    }
+    cmd
+}
+
+/// Runs `pinsocket` expecting it to exit by itself (an argument error):
+/// killed and failed if it is still running after [`LIMIT`].
+fn run_to_exit(args: &[&str]) -> Output {
+    let mut child = command(args, None)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > LIMIT {
+            child.kill().unwrap();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "pinsocket {args:?} was still running after {LIMIT:?}; stdout:\n{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A serving `pinsocket`, killed when dropped.
+struct Serving {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Serving {
+    fn start(args: &[&str], rust_log: Option<&str>) -> Serving {
+        let mut child = command(args, rust_log)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Serving { child, lines }
+    }
+
+    /// The next line on stdout.
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(LIMIT)
+            .unwrap_or_else(|e| panic!("no line on stdout within {LIMIT:?}: {e}"))
+    }
+
+    /// The first line, `pinsocket: listening on ADDR`: the bound address.
+    fn listening(&self) -> SocketAddr {
+        let line = self.line();
+        line.strip_prefix("pinsocket: listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+    }
+
+    /// Waits for the server to exit by itself with status 0 (after a stop
+    /// signal) and returns what it logged.
+    fn wait_for_exit(mut self, what: &str) -> String {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(start.elapsed() < LIMIT, "still running after SIG{what}");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        assert_eq!(status.code(), Some(0), "SIG{what}:\n{log}");
+        log
+    }
+
+    /// Kills the server and returns what it logged.
+    fn stop(mut self) -> String {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let mut log = String::new();
+        self.child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut log)
+            .unwrap();
+        log
+    }
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// GET / answers with the control page.
+fn assert_serves_the_page(addr: SocketAddr) {
+    let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
+    conn.set_read_timeout(Some(LIMIT)).unwrap();
+    write!(
+        conn,
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("<title>pinsocket</title>"));
+}
 
 #[test]
 fn help_explains_every_option() {
@@ -70,23 +210,12 @@ fn serves_the_control_page_and_exits_cleanly_on_sigterm() {
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
-    let url = line
+    let addr: SocketAddr = line
         .trim()
-        .strip_prefix("pinsocket: open http://")
+        .strip_prefix("pinsocket: listening on ")
+        .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let addr = url.trim_end_matches('/').to_owned();
-
-    let mut conn = TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        conn,
-        "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    conn.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
-    assert!(response.contains("<title>pinsocket</title>"));
+    assert_serves_the_page(addr);
 
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -117,4 +246,274 @@ fn serves_the_control_page_and_exits_cleanly_on_sigterm() {
         "{log}"
     );
     assert!(log.contains("shutting down"), "{log}");
+}
+
+#[test]
+fn version_names_the_binary() {
+    let out = run_to_exit(&["--version"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("pinsocket {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn help_says_which_outputs_are_failsafe() {
+    for flag in ["--help", "-h"] {
+        let out = run_to_exit(&[flag]);
+        assert!(out.status.success());
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Failsafe:"), "{flag}:\n{help}");
+        assert!(help.contains("output `led`"), "{flag}:\n{help}");
+        assert!(help.contains("`failsafe = true`"), "{flag}:\n{help}");
+    }
+}
+
+#[test]
+fn an_unknown_log_level_is_a_usage_error_naming_the_levels() {
+    for level in ["verbose", "warning", "pinsocket=loud"] {
+        let out = run_to_exit(&["--listen", "127.0.0.1:0", "--log-level", level]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{level}: {stderr}");
+        assert!(stderr.contains(&format!("'{level}'")), "{stderr}");
+        assert!(
+            stderr.contains("error, warn, info, debug, trace"),
+            "{stderr}"
+        );
+    }
+}
+
+#[test]
+fn log_levels_are_case_insensitive_and_directives_work() {
+    for level in ["INFO", "Debug", "warn,pinsocket=info"] {
+        let server = Serving::start(&["--listen", "127.0.0.1:0", "--log-level", level], None);
+        server.listening();
+        let log = server.stop();
+        assert!(
+            log.contains("sim: output led (line 12) starts low"),
+            "{level}: {log}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_rust_log_is_reported_and_does_not_silence_the_log() {
+    let server = Serving::start(
+        &["--listen", "127.0.0.1:0", "--log-level", "info"],
+        Some("verbose"),
+    );
+    server.listening();
+    let log = server.stop();
+    assert!(
+        log.contains("RUST_LOG `verbose` ignored")
+            && log.contains("error, warn, info, debug, trace"),
+        "{log}"
+    );
+    assert!(
+        log.contains("sim: output led (line 12) starts low"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_valid_rust_log_overrides_the_log_level() {
+    let server = Serving::start(
+        &["--listen", "127.0.0.1:0", "--log-level", "info"],
+        Some("warn"),
+    );
+    server.listening();
+    let log = server.stop();
+    assert!(!log.contains("starts low"), "{log}");
+    assert!(!log.contains("RUST_LOG"), "{log}");
+}
+
+#[test]
+fn a_bare_port_a_colon_port_and_localhost_listen_on_loopback() {
+    for listen in ["0", ":0", "localhost:0", "LocalHost:0"] {
+        let server = Serving::start(&["--listen", listen], None);
+        let addr = server.listening();
+        assert_eq!(addr.ip().to_string(), "127.0.0.1", "--listen {listen}");
+        assert_ne!(addr.port(), 0);
+        assert_serves_the_page(addr);
+    }
+}
+
+#[test]
+fn a_bracketed_ipv6_address_is_accepted() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        eprintln!("skipped: this machine has no IPv6 loopback");
+        return;
+    }
+    let server = Serving::start(&["--listen", "[::1]:0"], None);
+    let addr = server.listening();
+    assert_eq!(addr.ip().to_string(), "::1");
+    assert_eq!(
+        server.line(),
+        format!(
+            "pinsocket: open http://[::1]:{}/ (this machine only)",
+            addr.port()
+        )
+    );
+    assert_serves_the_page(addr);
+}
+
+#[test]
+fn an_unusable_listen_address_says_what_is_expected() {
+    for (listen, why) in [
+        ("localhost:http", "`http` is not a port number"),
+        ("127.0.0.1:70000", "port `70000` is out of range"),
+        (
+            "192.168.1.300:8080",
+            "`192.168.1.300` is not an IPv4 address",
+        ),
+        ("::1:8080", "IPv6 addresses go in brackets"),
+        ("http://0.0.0.0:8080/", "without `http://`"),
+        ("", "empty"),
+    ] {
+        let out = run_to_exit(&["--listen", listen]);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{listen}: {stderr}");
+        assert!(stderr.contains(why), "{listen}: {stderr}");
+        assert!(
+            stderr.contains("e.g. 8080, localhost:8080, 0.0.0.0:8080 or [::1]:8080"),
+            "{listen}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn prints_the_bound_address_then_the_page_to_open() {
+    let server = Serving::start(&["--listen", "127.0.0.1:0"], None);
+    let addr = server.listening();
+    assert_eq!(
+        server.line(),
+        format!(
+            "pinsocket: open http://{addr}/ (this machine only; --listen 0.0.0.0:{} serves your network)",
+            addr.port()
+        )
+    );
+}
+
+/// A WebSocket client of the device protocol over a blocking socket:
+/// just enough to read what the server sends.
+struct DeviceClient {
+    conn: TcpStream,
+}
+
+impl DeviceClient {
+    fn connect(addr: SocketAddr) -> DeviceClient {
+        let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
+        conn.set_read_timeout(Some(LIMIT)).unwrap();
+        write!(
+            conn,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+             Sec-WebSocket-Protocol: pinsocket\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = Vec::new();
+        while !head.ends_with(b"\r\n\r\n") {
+            let mut byte = [0u8];
+            conn.read_exact(&mut byte).unwrap();
+            head.push(byte[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 101 "));
+        DeviceClient { conn }
+    }
+
+    fn send(&mut self, text: &str) {
+        let mask = [3u8, 1, 4, 1];
+        let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).unwrap()];
+        frame.extend_from_slice(&mask);
+        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        self.conn.write_all(&frame).unwrap();
+    }
+
+    /// The next frame: opcode and payload.
+    fn frame(&mut self) -> (u8, Vec<u8>) {
+        let mut head = [0u8; 2];
+        self.conn.read_exact(&mut head).unwrap();
+        let len = match head[1] & 0x7f {
+            126 => {
+                let mut ext = [0u8; 2];
+                self.conn.read_exact(&mut ext).unwrap();
+                usize::from(u16::from_be_bytes(ext))
+            }
+            n => usize::from(n),
+        };
+        let mut payload = vec![0u8; len];
+        self.conn.read_exact(&mut payload).unwrap();
+        (head[0] & 0x0f, payload)
+    }
+
+    /// The next text message, skipping pings.
+    fn text(&mut self) -> String {
+        loop {
+            match self.frame() {
+                (0x1, payload) => return String::from_utf8(payload).unwrap(),
+                (0x9, _) => {}
+                (op, payload) => panic!("expected text, got opcode {op}: {payload:?}"),
+            }
+        }
+    }
+}
+
+/// On Ctrl-C, SIGTERM and SIGHUP alike, the outputs go to their safe level
+/// first (failsafe or not), then the clients are sent that state, then they
+/// are closed with 1001: a page never keeps showing "on" for an output
+/// that is off. Connections and departures are logged with the peer.
+#[test]
+fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
+    let dir = std::env::temp_dir().join(format!("pinsocket-cli-sig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("board.toml");
+    std::fs::write(
+        &config,
+        "[[output]]\nname = \"led\"\nline = 12\nfailsafe = true\n\
+         [[output]]\nname = \"fan\"\nline = 13\n",
+    )
+    .unwrap();
+    for signal in ["TERM", "INT", "HUP"] {
+        let serving = Serving::start(
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+            None,
+        );
+        let addr = serving.listening();
+        let mut client = DeviceClient::connect(addr);
+        assert!(client.text().starts_with(r#"{"board":{"simulated":true}}"#));
+        assert!(client.text().contains(r#""version":1"#));
+        client.send(r#"{"set":{"led":true,"fan":true}}"#);
+        assert_eq!(
+            client.text(),
+            r#"{"state":{"version":2,"outputs":{"led":true,"fan":true},"inputs":{}}}"#
+        );
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &serving.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        assert_eq!(
+            client.text(),
+            r#"{"state":{"version":3,"outputs":{"led":false,"fan":false},"inputs":{}}}"#,
+            "SIG{signal}: the safe state first"
+        );
+        let (op, payload) = client.frame();
+        assert_eq!(op, 0x8, "SIG{signal}: then the close");
+        assert_eq!(payload[..2], 1001u16.to_be_bytes(), "SIG{signal}");
+        drop(client);
+        let log = serving.wait_for_exit(signal);
+        let safe = log
+            .find("sim: output fan (line 13) -> low")
+            .unwrap_or_else(|| panic!("SIG{signal}: the fan was not driven safe:\n{log}"));
+        let left = log.find("left: 1001").unwrap_or_else(|| panic!("{log}"));
+        assert!(safe < left, "SIG{signal}: closed before safe:\n{log}");
+        assert!(log.contains("client connected from 127.0.0.1:"), "{log}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
