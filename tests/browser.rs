@@ -1,12 +1,15 @@
-//! The device server's pages in a real browser: headless chromium, driven
-//! over WebDriver by chromedriver, loads the pages from an in-process device
-//! server on 127.0.0.1 and presses their buttons while the test watches the
-//! simulated board's line 12.
+//! The pages in a real browser: headless chromium, driven over WebDriver
+//! by chromedriver, loads the pages from an in-process device server (or
+//! example) on 127.0.0.1 and presses their buttons while the test watches
+//! the simulated board's line 12.
 //!
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
-//! them); without them every test here fails and says how to install them.
+//! them). Without them each test here passes without running, and the run
+//! prints one line saying the browser tests were skipped and how to install
+//! what they need; with the `CI` environment variable set (to anything but
+//! empty, `0` or `false`) they are required, and each one fails instead.
 //!
-//! Each test starts its own device server, its own chromedriver on a free
+//! Each test starts its own server, its own chromedriver on a free
 //! local port and its own chromium with a fresh profile, so the tests share
 //! nothing and may run in any order or in parallel. A guard ends the browser
 //! session and chromedriver and removes the profile even when a test fails.
@@ -14,20 +17,29 @@
 //! `<target>/browser-screenshots/`.
 #![allow(clippy::unwrap_used)]
 
+// The examples' servers, as `cargo run --example` runs them.
+#[path = "../examples/echo/app.rs"]
+mod echo;
+#[path = "../examples/websocket_led/app.rs"]
+mod websocket_led;
+#[path = "../examples/wstest/app.rs"]
+mod wstest;
+
 use std::fmt::Debug;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Once;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use pinsocket::RunningServer;
 use pinsocket::core::Level;
 use pinsocket::device::{App, Config, SimBoard};
+use pinsocket::{RunningServer, Server};
 use serde_json::{Value, json};
 
 /// Where Debian's `chromium` package puts the browser.
@@ -36,6 +48,8 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "chromedriver";
 const INSTALL_HINT: &str = "the browser tests need Debian's chromium and chromium-driver: \
      run `apt-get update && apt-get install -y chromium chromium-driver` (.ci/run does)";
+/// The environment variable that makes the browser tests required.
+const REQUIRED_BY: &str = "CI";
 
 /// The longest a page may take to show what a step expects.
 const WAIT: Duration = Duration::from_secs(5);
@@ -58,7 +72,7 @@ failsafe = true
 /// window shows the state the device broadcasts, whoever pressed.
 #[tokio::test]
 async fn control_page_switches_the_led_and_every_window_follows() {
-    bounded(async {
+    browser_test(async {
         let device = DeviceUnderTest::start();
         let browser = Browser::start().await;
         let web = &browser.client;
@@ -146,7 +160,7 @@ async fn control_page_switches_the_led_and_every_window_follows() {
 /// the replies the original program gave.
 #[tokio::test]
 async fn original_led_page_switches_line_12_and_logs_the_replies() {
-    bounded(async {
+    browser_test(async {
         let device = DeviceUnderTest::start();
         let browser = Browser::start().await;
         browser.goto(&device.url("/led.html")).await;
@@ -217,7 +231,7 @@ async fn original_led_page_switches_line_12_and_logs_the_replies() {
 /// reply, disconnect after five seconds.
 #[tokio::test]
 async fn original_wstest_page_gets_its_reply_and_disconnects_after_five_seconds() {
-    bounded(async {
+    browser_test(async {
         let device = DeviceUnderTest::start();
         let browser = Browser::start().await;
         let loading = Instant::now();
@@ -259,6 +273,216 @@ async fn original_wstest_page_gets_its_reply_and_disconnects_after_five_seconds(
     .await;
 }
 
+/// The phone that switched the LED on closes its page; another window that
+/// only watched stays open. The LED goes off, and the watching window shows it.
+#[tokio::test]
+async fn closing_the_controlling_page_switches_off_while_another_watches() {
+    browser_test(async {
+        let device = DeviceUnderTest::start();
+        let browser = Browser::start().await;
+        let web = &browser.client;
+        browser.goto(&device.url("/")).await;
+        let watcher = web.window().await.unwrap();
+        browser.wait_text("conn", "connected").await;
+        let phone = web.new_window(false).await.unwrap().handle;
+        web.switch_to_window(phone).await.unwrap();
+        browser.goto(&device.url("/")).await;
+        browser.wait_text("conn", "connected").await;
+        browser.click("out-led").await;
+        device.wait_line(Level::High).await;
+        web.close_window().await.unwrap();
+        web.switch_to_window(watcher).await.unwrap();
+        device.wait_line(Level::Low).await;
+        browser.wait_attr("led-led", "data-level", "low").await;
+        browser.wait_text("version", "3").await;
+        browser.wait_text("conn", "connected").await;
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+/// On a simulated board the control page offers to drive the inputs, and
+/// says that it is a simulation; every window sees the input change.
+#[tokio::test]
+async fn simulated_inputs_can_be_driven_from_the_control_page() {
+    browser_test(async {
+        let device = DeviceUnderTest::with_board(include_str!("../docs/sim-board.toml"));
+        let browser = Browser::start().await;
+        browser.goto(&device.url("/")).await;
+        browser.wait_text("conn", "connected").await;
+        browser.wait_attr("in-door", "data-level", "low").await;
+        let note = browser.attr("sim-note", "hidden").await.unwrap();
+        assert_eq!(note, None, "the simulation note is hidden");
+        browser.click("sim-door").await;
+        browser.wait_attr("in-door", "data-level", "high").await;
+        browser.wait_attr("sim-door", "aria-pressed", "true").await;
+        device
+            .wait_for("the door line high", || {
+                device.sim.level("door") == Some(Level::High)
+            })
+            .await;
+        // An active-low button: pressed reads high, its line goes low.
+        browser.click("sim-button").await;
+        browser.wait_attr("in-button", "data-level", "high").await;
+        device
+            .wait_for("the button line low", || {
+                device.sim.level("button") == Some(Level::Low)
+            })
+            .await;
+        browser
+            .wait_log("the input event", |log| {
+                log.iter()
+                    .any(|l| l.contains(r#"{"event":{"input":"button","level":"high"}}"#))
+            })
+            .await;
+        browser.screenshot("control-simulated-inputs.png").await;
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+/// The original's pages, in the device server: their Home link leads to the
+/// control page, which connects.
+#[tokio::test]
+async fn original_pages_home_links_lead_to_the_control_page() {
+    browser_test(async {
+        let device = DeviceUnderTest::start();
+        let browser = Browser::start().await;
+        for page in ["/led.html", "/wstest.html"] {
+            browser.goto(&device.url(page)).await;
+            browser
+                .wait_log("the page to connect", |log| {
+                    log.iter().any(|l| l == "-- CONNECTED --")
+                })
+                .await;
+            browser.follow_link("Home").await;
+            browser.wait_text("conn", "connected").await;
+            browser.wait_attr("led-led", "data-level", "low").await;
+        }
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}
+
+// ---- the examples -----------------------------------------------------------
+
+/// `cargo run --example websocket_led`: the page at `/` is the LED page; it
+/// connects, its LED buttons switch the example's LED, and its Home link
+/// leads to a page that works with the example too.
+#[tokio::test]
+async fn websocket_led_example_page_switches_its_led() {
+    browser_test(async {
+        let led = websocket_led::Led::default();
+        let example = ExampleUnderTest::start(websocket_led::server(led.clone()));
+        let browser = Browser::start().await;
+        browser.goto(&example.url("/")).await;
+        browser.wait_text("status", "connected").await;
+        let log = browser.log().await;
+        assert_eq!(
+            log.get(..2),
+            Some(
+                &[
+                    format!("Connection to {}...", example.ws_url()),
+                    "-- CONNECTED --".to_owned()
+                ][..]
+            ),
+            "{log:#?}"
+        );
+
+        // The reply comes after the example has switched the LED.
+        browser.click("on").await;
+        browser
+            .wait_log("the reply to LEDon", |log| {
+                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
+            })
+            .await;
+        assert!(led.is_on(), "LED ON left the example's LED off");
+        browser.click("off").await;
+        browser
+            .wait_log("the reply to LEDoff", |log| {
+                log.iter().any(|l| l == "RECEIVED: Reply for LEDoff")
+            })
+            .await;
+        assert!(!led.is_on(), "LED OFF left the example's LED on");
+        browser.screenshot("example-websocket-led.png").await;
+
+        browser.goto(&example.url("/led.html")).await;
+        browser.wait_text("status", "connected").await;
+        browser.follow_link("Home").await;
+        browser.wait_text("status", "connected").await;
+        browser.click("on").await;
+        browser
+            .wait_log("the reply to LEDon on the Home page", |log| {
+                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
+            })
+            .await;
+        assert!(led.is_on(), "LED ON on the Home page left the LED off");
+
+        browser.finish().await;
+        example.shutdown();
+    })
+    .await;
+}
+
+/// `cargo run --example wstest`: the page at `/` is the echo test page; it
+/// gets its reply, and its Home link leads to a page that does too.
+#[tokio::test]
+async fn wstest_example_page_gets_its_reply() {
+    browser_test(async {
+        let example = ExampleUnderTest::start(wstest::server());
+        test_page_works(&example, "RECEIVED: Reply for Hello world :)").await;
+        example.shutdown();
+    })
+    .await;
+}
+
+/// `cargo run --example echo`: the page at `/` is the echo test page; its
+/// message comes back unchanged, and its Home link leads to a page that
+/// works there too.
+#[tokio::test]
+async fn echo_example_page_gets_its_echo() {
+    browser_test(async {
+        let example = ExampleUnderTest::start(echo::server(16 << 20));
+        test_page_works(&example, "RECEIVED: Hello world :)").await;
+        example.shutdown();
+    })
+    .await;
+}
+
+/// Loads `/` of `example` and then follows the Home link of `/wstest.html`:
+/// both pages connect and log `received`, the answer to their message.
+async fn test_page_works(example: &ExampleUnderTest, received: &str) {
+    let browser = Browser::start().await;
+    browser.goto(&example.url("/")).await;
+    let log = browser
+        .wait_log("the answer", |log| log.iter().any(|l| l == received))
+        .await;
+    let expected = [
+        format!("Connection to {}...", example.ws_url()),
+        "-- CONNECTED --".to_owned(),
+        "SENT: Hello world :)".to_owned(),
+        received.to_owned(),
+    ];
+    assert_eq!(log, expected);
+
+    browser.goto(&example.url("/wstest.html")).await;
+    browser
+        .wait_log("the answer on /wstest.html", |log| {
+            log.iter().any(|l| l == received)
+        })
+        .await;
+    browser.follow_link("Home").await;
+    browser
+        .wait_log("the answer on the Home page", |log| {
+            log.iter().any(|l| l == received)
+        })
+        .await;
+    browser.finish().await;
+}
+
 // ---- the device server ------------------------------------------------------
 
 /// The device server on a free loopback port with a simulated board.
@@ -269,7 +493,11 @@ struct DeviceUnderTest {
 
 impl DeviceUnderTest {
     fn start() -> DeviceUnderTest {
-        let config = Config::parse(LED_BOARD, Path::new("browser-test.toml")).unwrap();
+        DeviceUnderTest::with_board(LED_BOARD)
+    }
+
+    fn with_board(toml: &str) -> DeviceUnderTest {
+        let config = Config::parse(toml, Path::new("browser-test.toml")).unwrap();
         let app = App::new(config, Some("127.0.0.1:0".parse().unwrap()), None).unwrap();
         let server = app
             .server
@@ -323,6 +551,35 @@ impl DeviceUnderTest {
         if let Some(server) = self.server.take() {
             server.shutdown();
         }
+    }
+}
+
+/// An example's server, from its `app.rs`, on a free loopback port.
+struct ExampleUnderTest {
+    server: RunningServer,
+}
+
+impl ExampleUnderTest {
+    fn start(server: Server) -> ExampleUnderTest {
+        let server = server
+            .bind("127.0.0.1:0".parse().unwrap())
+            .close_timeout(Duration::from_millis(500))
+            .start()
+            .unwrap();
+        ExampleUnderTest { server }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.server.local_addr())
+    }
+
+    /// The URL the pages build from their location.
+    fn ws_url(&self) -> String {
+        format!("ws://{}/", self.server.local_addr())
+    }
+
+    fn shutdown(self) {
+        self.server.shutdown();
     }
 }
 
@@ -393,6 +650,27 @@ impl Browser {
             .await
             .unwrap_or_else(|err| panic!("no #{id} on the page: {err}"));
         button.click().await.unwrap();
+    }
+
+    /// Clicks the link reading `text` and waits until the browser has left
+    /// the page for the one it leads to.
+    async fn follow_link(&self, text: &str) {
+        let from = self.client.current_url().await.unwrap();
+        let link = self
+            .client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::LinkText(text))
+            .await
+            .unwrap_or_else(|err| panic!("no {text:?} link on {from}: {err}"));
+        link.click().await.unwrap();
+        self.wait_for(
+            &format!("the {text:?} link on {from} to lead away"),
+            || self.client.current_url(),
+            |url| url.as_ref().is_ok_and(|url| *url != from),
+        )
+        .await
+        .unwrap();
     }
 
     /// The visible text of the element with this id.
@@ -531,12 +809,48 @@ fn screenshot_dir() -> PathBuf {
     target.join("browser-screenshots")
 }
 
-/// Fails the test if `test` takes longer than [`TEST_LIMIT`]; dropping it
-/// then still ends the browser.
-async fn bounded(test: impl Future<Output = ()>) {
+/// Runs one browser test, failing it if it takes longer than [`TEST_LIMIT`]
+/// (dropping it then still ends the browser).
+///
+/// Without chromium or chromedriver the test is skipped, and the run says
+/// so once, past the test harness's output capture, so that a passing run
+/// does not hide it; unless [`REQUIRED_BY`] is set, which makes it fail.
+async fn browser_test(test: impl Future<Output = ()>) {
+    if let Some(missing) = missing_browser() {
+        assert!(!browsers_required(), "{missing}: {INSTALL_HINT}");
+        static NOTICE: Once = Once::new();
+        NOTICE.call_once(|| {
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED browser tests: {missing}; install with `apt-get install chromium \
+                 chromium-driver`, or set {REQUIRED_BY}=1 to make them required"
+            );
+        });
+        return;
+    }
     if tokio::time::timeout(TEST_LIMIT, test).await.is_err() {
         panic!("the test took longer than {TEST_LIMIT:?}");
     }
+}
+
+/// What the browser tests lack, if anything: chromium at [`CHROMIUM`] or
+/// [`CHROMEDRIVER`] on `PATH`.
+fn missing_browser() -> Option<String> {
+    if !Path::new(CHROMIUM).is_file() {
+        return Some(format!("{CHROMIUM} is missing"));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let on_path = std::env::split_paths(&path).any(|dir| dir.join(CHROMEDRIVER).is_file());
+    if !on_path {
+        return Some(format!("{CHROMEDRIVER} is not on PATH"));
+    }
+    None
+}
+
+/// Whether [`REQUIRED_BY`] is set to anything but empty, `0` or `false`.
+fn browsers_required() -> bool {
+    std::env::var_os(REQUIRED_BY)
+        .is_some_and(|value| !matches!(value.to_str(), Some("" | "0" | "false")))
 }
 
 // ---- chromedriver -----------------------------------------------------------

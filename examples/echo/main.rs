@@ -1,16 +1,17 @@
 //! Echoes every text and binary message back unchanged: the server that
-//! WebSocket conformance suites test.
+//! WebSocket conformance suites test. Its page, at `/`, is the echo test
+//! page: open it to see a message come back.
 //!
 //! Run: `cargo run --release --example echo -- --listen 127.0.0.1:9001`
 //! (`--max-message BYTES`, default 16 MiB).
 
 use std::net::SocketAddr;
 
+mod app;
 #[path = "../common/mod.rs"]
 mod common;
 
 use clap::Parser;
-use pinsocket::Server;
 
 /// Echo every WebSocket message back unchanged.
 #[derive(Parser)]
@@ -26,18 +27,11 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     common::init_logging("warn");
-    let server = Server::new()
-        .bind(args.listen)
-        .max_message_len(args.max_message)
-        // An echo reply may be as large as the largest message.
-        .max_send_queue(args.max_message.saturating_mul(2))
-        .on_text(|conn, msg| {
-            let _ = conn.send_text(msg);
-        })
-        .on_binary(|conn, data| {
-            let _ = conn.send_binary(data);
-        });
-    println!("echo server: ws://{}/", args.listen);
+    let server = app::server(args.max_message).bind(args.listen);
+    println!(
+        "echo server: ws://{0}/ (test page: http://{0}/)",
+        args.listen
+    );
     server.run()?;
     Ok(())
 }

@@ -35,6 +35,8 @@ fn main() -> anyhow::Result<()> {
         None => {
             let server = Server::new()
                 .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+                // Only the measuring client talks to it: no pages to serve.
+                .pages(&[])
                 .on_text(|conn, msg| {
                     let _ = conn.send_text(&format!("Reply for {msg}"));
                 })

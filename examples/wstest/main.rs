@@ -7,11 +7,11 @@
 
 use std::net::SocketAddr;
 
+mod app;
 #[path = "../common/mod.rs"]
 mod common;
 
 use clap::Parser;
-use pinsocket::Server;
 
 /// Serve wstest.html and answer every message with `Reply for <msg>`.
 #[derive(Parser)]
@@ -24,21 +24,8 @@ struct Args {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     common::init_logging("info");
-    let server = Server::new()
-        .bind(args.listen)
-        .max_message_len(256)
-        .on_accept(|conn, _request| {
-            println!("WS ACCEPT from {}", conn.peer_addr());
-            Ok(())
-        })
-        .on_text(|conn, msg| {
-            println!("WS RECV TEXT : {msg}");
-            let _ = conn.send_text(&format!("Reply for {msg}"));
-        })
-        .on_close(|conn, code, _reason| {
-            println!("WS CLOSED {} ({code})", conn.peer_addr());
-        });
-    println!("Open http://{}/wstest.html", args.listen);
+    let server = app::server().bind(args.listen);
+    println!("Open http://{}/", args.listen);
     server.run()?;
     Ok(())
 }
