@@ -2,8 +2,9 @@
 //! (status codes) on the wire, against the echo server of `examples/echo`:
 //! every valid code is echoed and reported to `on_close`, every invalid
 //! code and invalid reason fails the connection, nothing after a close is
-//! answered, and closes that the client never completes end within the
-//! close timeout.
+//! answered, and closes that the client never completes end at the close
+//! timeout (not before it; how much later depends on the machine's load and
+//! is bounded only by the test's hang guard).
 //!
 //! The 1-byte close payload, code 1005, one invalid reason, the echo of
 //! 1000 and of an empty close are in `tests/protocol.rs`; a server-side
@@ -24,19 +25,22 @@ use pinsocket::{CloseCode, Connection, RunningServer};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-/// Short, so the timeout tests stay fast; long enough to tell apart from
-/// "at once" on a loaded two-core machine.
+/// Short, so the timeout tests stay fast. Each is checked as a lower bound
+/// from an instant certainly before the server starts its clock.
 const CLOSE_TIMEOUT: Duration = Duration::from_millis(400);
-/// How much later than its deadline a timed-out connection may be gone.
-const SLACK: Duration = Duration::from_millis(1000);
 
 /// The echo server with an `on_close` record, and the connections it
 /// accepted, in order.
 fn server() -> (RunningServer, Closes, mpsc::Receiver<Connection>) {
+    server_with(CLOSE_TIMEOUT)
+}
+
+/// [`server`] with another close timeout.
+fn server_with(close_timeout: Duration) -> (RunningServer, Closes, mpsc::Receiver<Connection>) {
     let closes = Closes::new();
     let (tx, rx) = mpsc::channel();
     let server = echo_builder()
-        .close_timeout(CLOSE_TIMEOUT)
+        .close_timeout(close_timeout)
         .on_accept(move |conn, _| {
             // Tests that do not want the connections dropped the receiver.
             let _ = tx.send(conn.clone());
@@ -154,6 +158,7 @@ async fn server_close_unanswered_ends_after_the_close_timeout() {
     let (server, closes, accepted) = server();
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     let conn = accepted.recv_timeout(WAIT).unwrap();
+    // Before the close: the server's clock starts once it is queued.
     let start = Instant::now();
     conn.close(CloseCode(4000), "done").unwrap();
     assert_eq!(ws.read_bytes(8).await, b"\x88\x06\x0f\xa0done");
@@ -163,7 +168,6 @@ async fn server_close_unanswered_ends_after_the_close_timeout() {
     let waited = start.elapsed();
     assert!(rest.is_empty(), "{rest:?}");
     assert!(waited >= CLOSE_TIMEOUT, "closed after {waited:?}");
-    assert!(waited < CLOSE_TIMEOUT + SLACK, "closed after {waited:?}");
     assert_eq!(closes.wait_for(1, WAIT).await, [(4000, "done".to_owned())]);
     wait_until("connection gone", WAIT, || server.connections() == 0).await;
     drop(ws);
@@ -174,26 +178,30 @@ async fn server_close_unanswered_ends_after_the_close_timeout() {
 async fn after_a_protocol_error_the_drain_ends_at_the_close_timeout() {
     let (server, closes, _) = server();
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
+    // Before the bad frame: the server's clock starts once it has read it
+    // and sent its close, certainly later. (Not after the close arrives:
+    // it may reach this client late.)
+    let start = Instant::now();
     ws.write(&client_frame(0x3, b"")).await;
     ws.expect_close(1002).await;
-    let start = Instant::now();
     // The server half-closes at once, then reads what the client still
     // sends (so its close frame is not lost to a reset)...
     ws.expect_eof().await;
     for _ in 0..10 {
-        ws.stream.write_all(b"still talking").await.unwrap();
+        if let Err(e) = ws.stream.write_all(b"still talking").await {
+            // Only a client slowed down past the close timeout may find the
+            // connection gone already.
+            let late = start.elapsed();
+            assert!(late >= CLOSE_TIMEOUT, "write failed after {late:?}: {e}");
+            break;
+        }
     }
-    assert_eq!(server.connections(), 1);
-    // ...but only until the close timeout, though the client never closes.
-    wait_until("connection gone", CLOSE_TIMEOUT + SLACK, || {
-        server.connections() == 0
-    })
-    .await;
+    // ...but only until the close timeout, though the client never closes;
+    // and not before it (which is also what shows it stayed open while the
+    // client talked).
+    wait_until("connection gone", WAIT, || server.connections() == 0).await;
     let waited = start.elapsed();
-    assert!(
-        waited >= CLOSE_TIMEOUT - Duration::from_millis(50),
-        "gone after {waited:?}"
-    );
+    assert!(waited >= CLOSE_TIMEOUT, "gone after {waited:?}");
     assert_eq!(closes.wait_for(1, WAIT).await[0].0, 1002);
     drop(ws);
     server.shutdown();
@@ -209,14 +217,12 @@ async fn close_stuck_behind_unread_data_ends_at_the_close_timeout() {
     for _ in 0..4 {
         conn.send_binary(&chunk).unwrap();
     }
+    // Before the close: the server's clock starts once it is queued.
     let start = Instant::now();
     conn.close(CloseCode::NORMAL, "bye").unwrap();
     // The close frame cannot be written: the connection is dropped once the
-    // close timeout has passed since it was queued.
-    wait_until("connection gone", CLOSE_TIMEOUT + SLACK, || {
-        server.connections() == 0
-    })
-    .await;
+    // close timeout has passed since it was queued, not before.
+    wait_until("connection gone", WAIT, || server.connections() == 0).await;
     let waited = start.elapsed();
     assert!(waited >= CLOSE_TIMEOUT, "gone after {waited:?}");
     assert_eq!(closes.wait_for(1, WAIT).await, [(1000, "bye".to_owned())]);
@@ -228,15 +234,18 @@ async fn close_stuck_behind_unread_data_ends_at_the_close_timeout() {
 #[tokio::test]
 async fn server_close_after_a_backlog_comes_after_the_data() {
     // Messages queued while an earlier one is still being written, then a
-    // close: all are delivered, in order, before the close frame.
-    let (server, closes, accepted) = server();
+    // close: all are delivered, in order, before the close frame. The close
+    // timeout runs from when the close is queued, and the client must read
+    // 12 MiB before it ends: here it is long enough for any loaded machine.
+    let (server, closes, accepted) = server_with(Duration::from_secs(60));
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     let conn = accepted.recv_timeout(WAIT).unwrap();
     // 8 MiB for a client that is not reading yet: more than the socket
     // buffers take, so the session holds the rest while it waits.
     conn.send_binary(&vec![0x41u8; 8 << 20]).unwrap();
     // Pacing, not waiting for an outcome: lets the session start on it, so
-    // what follows is queued behind a write in progress.
+    // what follows is queued behind a write in progress (and if it has not,
+    // the order asserted below is the same).
     tokio::time::sleep(Duration::from_millis(50)).await;
     let chunk = vec![0x42u8; 1 << 20];
     for _ in 0..4 {

@@ -5,10 +5,15 @@
 //! (slowloris), half-closed connections and the keep-alive idle timeout.
 //!
 //! Each case asserts the exact status, whether the connection stays open,
-//! and, where a timeout decides, when it ends. One malformed request line,
-//! one oversized header, one long target, HTTP/2.0 as a version, three
-//! pipelined requests and HTTP/1.0 keep-alive are in
-//! `tests/static_files.rs`; this file covers the rest.
+//! and, where a timeout decides, that it ends no earlier than the timeout,
+//! measured from an instant certainly before the server starts its clock.
+//! How much later it ends depends on the machine's load and is not
+//! asserted: instead, the other timeout is set beyond any wait of the test,
+//! so an end within the wait shows which timeout it was.
+//!
+//! One malformed request line, one oversized header, one long target,
+//! HTTP/2.0 as a version, three pipelined requests and HTTP/1.0 keep-alive
+//! are in `tests/static_files.rs`; this file covers the rest.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -26,18 +31,26 @@ use tokio::time::Instant;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(300);
 const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_millis(500);
-/// How much later than its deadline a timed-out connection may end.
-const SLACK: Duration = Duration::from_millis(1000);
+/// A timeout never reached in a passing test: longer than any of its
+/// waits, so a connection that ends within one was not ended by this.
+const NEVER: Duration = Duration::from_secs(60);
+const _: () = assert!(WAIT.as_secs() < NEVER.as_secs());
 
-/// The built-in pages with short head and keep-alive timeouts, different
-/// enough to tell which one ended a connection.
-fn server() -> RunningServer {
+/// The built-in pages with the given head and keep-alive timeouts.
+fn server_with(header_timeout: Duration, keep_alive_timeout: Duration) -> RunningServer {
     Server::new()
         .bind(any_port())
-        .header_timeout(HEADER_TIMEOUT)
-        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .header_timeout(header_timeout)
+        .keep_alive_timeout(keep_alive_timeout)
         .start()
         .unwrap()
+}
+
+/// The built-in pages, for the tests of anything but timeouts: none of
+/// its timeouts can end a connection while the test runs, however slow
+/// the machine.
+fn server() -> RunningServer {
+    server_with(NEVER, NEVER)
 }
 
 use common::builtin_page as page;
@@ -220,21 +233,18 @@ async fn header_sections_over_the_limits_are_431() {
     answered_then_closed(addr, "65 header lines", &lines(65), 431).await;
 
     // A head that never ends is refused as soon as it passes the limit,
-    // not at the header timeout.
+    // not at the header timeout: the 431 comes within the test's waits,
+    // all far shorter than that timeout.
+    const SLOW_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+    const _: () = assert!(WAIT.as_secs() < SLOW_HEADER_TIMEOUT.as_secs());
     let server_slow = Server::new()
         .bind(any_port())
-        .header_timeout(Duration::from_secs(30))
+        .header_timeout(SLOW_HEADER_TIMEOUT)
         .start()
         .unwrap();
-    let start = Instant::now();
     let mut raw = b"GET / HTTP/1.1\r\nX-Endless: ".to_vec();
     raw.resize(20_000, b'e');
     answered_then_closed(server_slow.local_addr(), "endless header", &raw, 431).await;
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
 
     wait_all_gone(&server, WAIT).await;
     server.shutdown();
@@ -267,8 +277,8 @@ async fn targets_over_2_kib_are_414() {
 #[tokio::test]
 async fn other_http_versions_are_answered_sanely() {
     let server = echo_builder()
-        .header_timeout(HEADER_TIMEOUT)
-        .keep_alive_timeout(KEEP_ALIVE_TIMEOUT)
+        .header_timeout(NEVER)
+        .keep_alive_timeout(NEVER)
         .start()
         .unwrap();
     let addr = server.local_addr();
@@ -374,22 +384,20 @@ async fn large_or_chunked_bodies_end_the_connection_after_the_response() {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_gets_408_at_the_header_timeout() {
-    let server = server();
+    let server = server_with(HEADER_TIMEOUT, NEVER);
     let mut conn = HttpConn::connect(server.local_addr()).await;
+    // Before sending: the server's clock for the body starts once it has
+    // read the head, certainly later.
+    let start = Instant::now();
     conn.send(b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
         .await;
-    let start = Instant::now();
     // The request never completed: 408, then the connection ends.
     let response = conn.response(false).await;
     let waited = start.elapsed();
     assert_eq!(response.status, 408, "{}", response.head);
     assert_eq!(response.header("connection"), Some("close"));
     conn.expect_eof().await;
-    assert!(
-        waited >= HEADER_TIMEOUT - Duration::from_millis(20),
-        "{waited:?}"
-    );
-    assert!(waited < HEADER_TIMEOUT + SLACK, "{waited:?}");
+    assert!(waited >= HEADER_TIMEOUT, "{waited:?}");
     drop(conn);
     wait_all_gone(&server, WAIT).await;
     server.shutdown();
@@ -489,16 +497,16 @@ async fn a_request_then_an_upgrade_then_frames_in_one_write() {
 
 #[tokio::test]
 async fn a_silent_connection_is_closed_at_the_header_timeout() {
-    let server = server();
-    let mut conn = HttpConn::connect(server.local_addr()).await;
+    // The keep-alive timeout is beyond the wait for the end of stream: it
+    // cannot be the one that ends the connection.
+    let server = server_with(HEADER_TIMEOUT, NEVER);
+    // Before connecting: the server's clock starts once it has accepted
+    // the connection, certainly later.
     let start = Instant::now();
+    let mut conn = HttpConn::connect(server.local_addr()).await;
     conn.expect_eof().await;
     let waited = start.elapsed();
-    assert!(
-        waited >= HEADER_TIMEOUT - Duration::from_millis(20),
-        "{waited:?}"
-    );
-    assert!(waited < HEADER_TIMEOUT + SLACK, "{waited:?}");
+    assert!(waited >= HEADER_TIMEOUT, "{waited:?}");
     drop(conn);
     wait_all_gone(&server, WAIT).await;
     server.shutdown();
@@ -511,23 +519,26 @@ async fn trickle(mut writer: tokio::net::tcp::OwnedWriteHalf, bytes: Vec<u8>, ga
         if writer.write_all(&[byte]).await.is_err() {
             return;
         }
+        // Pacing, not a wait for an outcome: at least `gap` between bytes.
         tokio::time::sleep(gap).await;
     }
 }
 
 #[tokio::test]
 async fn a_slowloris_head_gets_408_at_the_header_timeout() {
-    let server = server();
+    let server = server_with(HEADER_TIMEOUT, NEVER);
     let stream = tokio::net::TcpStream::connect(server.local_addr())
         .await
         .unwrap();
     let (mut reader, writer) = stream.into_split();
-    // One byte every 20 ms: never idle for long, but the head takes 1.5 s.
+    // One byte every 20 ms or more: never idle for long, but the head takes
+    // at least 1.5 s.
     let head = get("/")
         .into_iter()
         .chain(b"X-Slow: ".repeat(4))
         .collect::<Vec<u8>>();
     assert!(head.len() * 20 > 1000);
+    // Before the first byte, from which the server's clock runs.
     let start = Instant::now();
     let writing = tokio::spawn(trickle(writer, head, Duration::from_millis(20)));
     let mut response = Vec::new();
@@ -542,7 +553,6 @@ async fn a_slowloris_head_gets_408_at_the_header_timeout() {
     );
     assert!(response.contains("\r\nConnection: close\r\n"), "{response}");
     assert!(waited >= HEADER_TIMEOUT, "{waited:?}");
-    assert!(waited < HEADER_TIMEOUT + SLACK, "{waited:?}");
     writing.abort();
     wait_all_gone(&server, WAIT).await;
     server.shutdown();
@@ -550,21 +560,20 @@ async fn a_slowloris_head_gets_408_at_the_header_timeout() {
 
 #[tokio::test]
 async fn a_slow_second_request_gets_408_from_its_first_byte() {
-    let server = server();
+    // An idle keep-alive connection would be closed without a response;
+    // the 408 shows it was the header timeout that ended this one.
+    let server = server_with(HEADER_TIMEOUT, NEVER);
     let mut conn = HttpConn::connect(server.local_addr()).await;
     conn.send(b"GET / HTTP/1.1\r\n\r\n").await;
     assert_eq!(conn.response(false).await.status, 200);
-    // Half a head, then nothing.
-    conn.send(b"GET /led.html HTTP/1.1\r\nHo").await;
+    // Half a head, then nothing. Timed from before sending it: the server's
+    // clock starts once it has read the first byte, certainly later.
     let start = Instant::now();
+    conn.send(b"GET /led.html HTTP/1.1\r\nHo").await;
     let response = conn.response(false).await;
     let waited = start.elapsed();
     assert_eq!(response.status, 408);
-    assert!(
-        waited >= HEADER_TIMEOUT - Duration::from_millis(20),
-        "{waited:?}"
-    );
-    assert!(waited < HEADER_TIMEOUT + SLACK, "{waited:?}");
+    assert!(waited >= HEADER_TIMEOUT, "{waited:?}");
     conn.expect_eof().await;
     drop(conn);
     wait_all_gone(&server, WAIT).await;
@@ -584,13 +593,13 @@ async fn half_closed_clients_get_their_answers() {
     assert_eq!(conn.response(true).await.status, 200);
     conn.expect_eof().await;
     drop(conn);
-    // Half a head, then FIN: nothing to answer, closed at once.
+    // Half a head, then FIN: nothing to answer, closed at once. (The end
+    // comes within the wait for it, and this server's header timeout is far
+    // beyond that, so the FIN is what ended it.)
     let mut conn = HttpConn::connect(addr).await;
     conn.send(b"GET / HTTP/1.1\r\nHo").await;
     conn.stream.shutdown().await.unwrap();
-    let start = Instant::now();
     conn.expect_eof().await;
-    assert!(start.elapsed() < HEADER_TIMEOUT, "{:?}", start.elapsed());
     drop(conn);
     wait_all_gone(&server, WAIT).await;
     server.shutdown();
@@ -598,24 +607,30 @@ async fn half_closed_clients_get_their_answers() {
 
 #[tokio::test]
 async fn an_idle_keep_alive_connection_is_closed_at_the_keep_alive_timeout() {
-    let server = server();
+    // The header timeout is beyond the wait for the end of stream: it
+    // cannot be the one that ends the connection.
+    let server = server_with(NEVER, KEEP_ALIVE_TIMEOUT);
     let mut conn = HttpConn::connect(server.local_addr()).await;
-    // A request within the keep-alive timeout is served and restarts it.
-    for _ in 0..3 {
+    // A request within the keep-alive timeout is served and restarts it:
+    // six of them, a quarter of the timeout apart, outlast it. (A loaded
+    // machine may stretch a pause; three quarters of the timeout are left
+    // for that.)
+    let mut last_sent = None;
+    for i in 0..6 {
+        if i > 0 {
+            // Pacing, not waiting for an outcome: idle for less than the
+            // timeout.
+            tokio::time::sleep(KEEP_ALIVE_TIMEOUT / 4).await;
+        }
+        // Before sending: the server's idle clock starts once it has
+        // answered, certainly later.
+        last_sent = Some(Instant::now());
         conn.send(b"GET / HTTP/1.1\r\n\r\n").await;
         assert_eq!(conn.response(false).await.body, page("index.html"));
-        // Pacing, not waiting for an outcome: idle for less than the timeout.
-        tokio::time::sleep(KEEP_ALIVE_TIMEOUT / 2).await;
     }
-    let start = Instant::now();
     conn.expect_eof().await;
-    // Half the timeout had passed already; the rest is bounded on both sides.
-    let waited = start.elapsed() + KEEP_ALIVE_TIMEOUT / 2;
-    assert!(
-        waited >= KEEP_ALIVE_TIMEOUT - Duration::from_millis(20),
-        "{waited:?}"
-    );
-    assert!(waited < KEEP_ALIVE_TIMEOUT + SLACK, "{waited:?}");
+    let waited = last_sent.unwrap().elapsed();
+    assert!(waited >= KEEP_ALIVE_TIMEOUT, "{waited:?}");
     drop(conn);
     wait_all_gone(&server, WAIT).await;
     server.shutdown();

@@ -9,8 +9,12 @@ use std::time::Duration;
 
 use common::{Closes, RawWs, WAIT, client_frame, echo_builder, server_frame, wait_until};
 use pinsocket::{CloseCode, RunningServer, Server};
+use tokio::time::Instant;
 
 const PARK_AFTER: Duration = Duration::from_millis(100);
+/// The server clock counts whole milliseconds: a span it measures as `n` ms
+/// may be as short as `n - 1` ms and a little more.
+const TICK: Duration = Duration::from_millis(1);
 
 fn server(closes: &Closes) -> RunningServer {
     server_with(closes, PARK_AFTER, |builder| builder)
@@ -50,6 +54,8 @@ async fn parked_sessions_wake_for_input_sends_and_close() {
     let frame = client_frame(0x1, b"in three pieces");
     for piece in frame.chunks(7) {
         a.write(piece).await;
+        // Pacing, not a wait for an outcome: a pause at least this long
+        // (longer on a loaded machine, which changes nothing).
         tokio::time::sleep(PARK_AFTER * 3).await;
     }
     a.expect_bytes(&server_frame(0x1, b"in three pieces")).await;
@@ -83,11 +89,16 @@ async fn parked_sessions_wake_for_input_sends_and_close() {
 
 #[tokio::test]
 async fn a_parked_session_still_pings_and_times_out() {
+    // The interval leaves the session time to park between pings; the
+    // timeout is what the answer below may take, generous for a loaded
+    // machine.
+    const PING_INTERVAL: Duration = Duration::from_millis(400);
+    const PING_TIMEOUT: Duration = Duration::from_millis(500);
     let closes = Closes::new();
     let server = server_with(&closes, PARK_AFTER, |builder| {
         builder
-            .ping_interval(Duration::from_millis(600))
-            .ping_timeout(Duration::from_millis(300))
+            .ping_interval(PING_INTERVAL)
+            .ping_timeout(PING_TIMEOUT)
     });
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     all_parked(&server, 1).await;
@@ -96,14 +107,23 @@ async fn a_parked_session_still_pings_and_times_out() {
     // connection lives on and parks again.
     let ping = ws.read_frame().await;
     assert_eq!(ping.opcode, 0x9);
+    // Before the answer: certainly before the server reads it, which is
+    // when its clock for the next ping starts.
+    let answered = Instant::now();
     ws.write(&client_frame(0xA, &ping.payload)).await;
     all_parked(&server, 1).await;
 
-    // Unanswered, the next one ends it at the ping timeout.
+    // Unanswered, the next one ends it at the ping timeout, not before:
+    // the interval and the timeout have passed since the answer.
     let ping = ws.read_frame().await;
     assert_eq!(ping.opcode, 0x9);
     let codes = closes.wait_for(1, WAIT).await;
+    let waited = answered.elapsed();
     assert_eq!(codes, [(1006, "ping timeout".to_owned())]);
+    assert!(
+        waited >= PING_INTERVAL + PING_TIMEOUT - TICK,
+        "dropped {waited:?} after the last answer"
+    );
     wait_until("the connection is gone", WAIT, || {
         server.clients().is_empty() && server.connections() == 0
     })
@@ -119,15 +139,39 @@ async fn a_busy_session_does_not_park() {
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     // The first message wakes the new connection, which parks again as
     // soon as it is answered (see the next test); from the second on, the
-    // traffic is steady, a message every 20 ms for 1 s: never quiet for the
-    // park delay, so never parked.
+    // traffic is steady, a message every 20 ms: never quiet for the park
+    // delay, so never parked.
+    //
+    // A loaded machine may stretch a pause past the park delay, and then
+    // parking is right. So each check counts only if the server cannot
+    // have been quiet that long: the server's quiet spells before the
+    // check all lie between the sending of the previous message and the
+    // end of the check. Fifty such checks are asserted, as many as the
+    // pauses take on an unloaded machine.
+    let mut previous_sent = Instant::now();
     ws.expect_echo(0x1, b"hello").await;
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    for i in 0..50 {
-        ws.expect_echo(0x1, format!("tick {i}").as_bytes()).await;
-        assert_eq!(server.parked(), 0, "parked while busy, at tick {i}");
+    let mut checked = 0;
+    let mut i = 0;
+    while checked < 50 {
+        // Pacing, not a wait for an outcome: the steady traffic.
         tokio::time::sleep(Duration::from_millis(20)).await;
+        let sent = Instant::now();
+        ws.expect_echo(0x1, format!("tick {i}").as_bytes()).await;
+        let parked = server.parked();
+        if previous_sent.elapsed() < PARK_AFTER - TICK {
+            assert_eq!(parked, 0, "parked while busy, at tick {i}");
+            checked += 1;
+        }
+        previous_sent = sent;
+        i += 1;
+        assert!(
+            i < 1000,
+            "only {checked} of {i} round trips came within the park delay"
+        );
     }
+    // Gone before the shutdown, which would otherwise wait out the close
+    // timeout for a client that does not answer its 1001.
+    drop(ws);
     server.shutdown();
 }
 
@@ -148,10 +192,13 @@ async fn a_quiet_connection_parks_again_right_after_a_burst_and_a_busy_one_keeps
     // keeps its task.
     ws.expect_echo(0x1, b"second").await;
     for _ in 0..10 {
+        // Pacing, not a wait for an outcome: watching a while (the park
+        // delay is far beyond anything a loaded machine adds to this).
         tokio::time::sleep(Duration::from_millis(30)).await;
         assert_eq!(server.parked(), 0, "a busy connection parked");
     }
     ws.expect_echo(0x1, b"third").await;
+    drop(ws);
     server.shutdown();
 }
 
@@ -163,8 +210,11 @@ async fn park_idle_after_max_never_parks() {
     for i in 0..5 {
         ws.expect_echo(0x1, format!("message {i}").as_bytes()).await;
         assert_eq!(server.parked(), 0);
+        // Pacing, not a wait for an outcome: a quiet spell between
+        // messages, which parks nothing here.
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(server.parked(), 0);
     }
+    drop(ws);
     server.shutdown();
 }

@@ -49,8 +49,10 @@ const RETURN_BOUND: u64 = 4 << 20;
 const BATCH: usize = 500;
 /// File descriptors besides the one per connection.
 const SPARE_FDS: u64 = 256;
-/// The longest the server may take to register or let go of everyone.
-const LIMIT: Duration = Duration::from_secs(5);
+/// The longest the test waits for the server to register or let go of
+/// everyone: only a guard against a hung test, not a speed requirement
+/// (on a loaded machine in a debug build it may take seconds).
+const LIMIT: Duration = Duration::from_secs(60);
 /// Set (to the server's address) in the child process that plays the clients.
 const CLIENT_ENV: &str = "PINSOCKET_MEMORY_TEST_CLIENT";
 /// This test's name, for the child process to run it alone.
