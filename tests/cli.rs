@@ -517,3 +517,21 @@ fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A stop signal that arrives the moment the server says it is listening
+/// still finds the handler in place: the process exits cleanly (status 0,
+/// outputs safe), instead of dying of the signal.
+#[test]
+fn a_stop_signal_right_after_start_is_handled() {
+    for round in 0..20 {
+        let serving = Serving::start(&["--listen", "127.0.0.1:0"], None);
+        serving.listening();
+        let status = Command::new("kill")
+            .args(["-TERM", &serving.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let log = serving.wait_for_exit(&format!("TERM (round {round})"));
+        assert!(log.contains("sim: output led (line 12) -> low"), "{log}");
+    }
+}

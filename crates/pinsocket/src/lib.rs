@@ -49,5 +49,5 @@ pub use connection::{Connection, Prepared, SendError};
 pub use pages::PAGES;
 pub use pinsocket_core as core;
 pub use pinsocket_core::{CloseCode, Limits};
-pub use server::{RunningServer, Server, shutdown_signal};
+pub use server::{RunningServer, Server, StopSignals, shutdown_signal};
 pub use static_files::Page;

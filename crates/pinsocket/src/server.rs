@@ -339,9 +339,10 @@ impl Server {
     pub fn run(self) -> io::Result<()> {
         let runtime = self.runtime()?;
         runtime.block_on(async move {
+            let mut signals = StopSignals::new()?;
             let running = self.spawn().await?;
             tracing::info!(addr = %running.local_addr(), "listening");
-            shutdown_signal().await;
+            signals.recv().await;
             tracing::info!("shutting down");
             running.stop().await;
             Ok(())
@@ -500,28 +501,65 @@ pub(crate) async fn until_shutdown(shutdown: &mut watch::Receiver<bool>) {
 /// Resolves on Ctrl-C or, on Unix, SIGTERM or SIGHUP (its terminal went
 /// away): the signals a device server stops on. Handling them, rather than
 /// dying of them, lets the server put its outputs in a safe state first.
+///
+/// The handlers are installed when this is first polled; a signal that
+/// comes earlier still ends the process. Use [`StopSignals`] to install
+/// them before announcing that the server is up.
 pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let wait = |kind: SignalKind| async move {
-            match signal(kind) {
-                Ok(mut sig) => {
-                    sig.recv().await;
-                }
-                // Cannot listen for it: wait for the others.
-                Err(_) => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = wait(SignalKind::terminate()) => {}
-            () = wait(SignalKind::hangup()) => {}
+    match StopSignals::new() {
+        Ok(mut signals) => signals.recv().await,
+        Err(e) => {
+            tracing::warn!("cannot listen for stop signals: {e}");
+            std::future::pending::<()>().await;
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Handlers for Ctrl-C (SIGINT) and, on Unix, SIGTERM and SIGHUP, installed
+/// when this is made: from then on these signals are caught, not fatal,
+/// until it is dropped, and [`StopSignals::recv`] reports the next one.
+/// Must be made within a tokio runtime.
+#[derive(Debug)]
+pub struct StopSignals {
+    #[cfg(unix)]
+    signals: [tokio::signal::unix::Signal; 3],
+}
+
+impl StopSignals {
+    /// Installs the handlers now.
+    pub fn new() -> io::Result<StopSignals> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(StopSignals {
+                signals: [
+                    signal(SignalKind::interrupt())?,
+                    signal(SignalKind::terminate())?,
+                    signal(SignalKind::hangup())?,
+                ],
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(StopSignals {})
+        }
+    }
+
+    /// Waits for the next stop signal.
+    pub async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            let [int, term, hup] = &mut self.signals;
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -100,6 +100,9 @@ impl App {
             .enable_all()
             .build()?;
         runtime.block_on(async {
+            // Caught from before the address is announced: a signal right
+            // after it still makes the outputs safe.
+            let mut signals = crate::StopSignals::new()?;
             let running = match server.spawn().await {
                 Ok(running) => running,
                 Err(e) => {
@@ -108,7 +111,7 @@ impl App {
                 }
             };
             listening(running.local_addr());
-            crate::shutdown_signal().await;
+            signals.recv().await;
             tracing::info!("shutting down: outputs to their safe levels, then closing clients");
             let safe = device.all_safe();
             running.stop().await;
