@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use pinsocket::device::{App, Config};
+use pinsocket_device::{App, Config};
 
 mod cli;
 

@@ -17,6 +17,8 @@
 //! `<target>/browser-screenshots/`.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 // The examples' servers, as `cargo run --example` runs them.
 #[path = "../examples/echo/app.rs"]
 mod echo;
@@ -32,14 +34,13 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use common::{DeviceUnderTest, ECHO_MAX_MESSAGE, TempDir, any_port, poll_until, wait_until};
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
-use pinsocket::core::Level;
-use pinsocket::device::{App, Config, SimBoard};
 use pinsocket::{RunningServer, Server};
+use pinsocket_device::Level;
 use serde_json::{Value, json};
 
 /// Where Debian's `chromium` package puts the browser.
@@ -53,8 +54,6 @@ const REQUIRED_BY: &str = "CI";
 
 /// The longest a page may take to show what a step expects.
 const WAIT: Duration = Duration::from_secs(5);
-/// How often a wait looks again.
-const POLL: Duration = Duration::from_millis(25);
 /// The longest a whole test may take.
 const TEST_LIMIT: Duration = Duration::from_secs(90);
 
@@ -73,7 +72,7 @@ failsafe = true
 #[tokio::test]
 async fn control_page_switches_the_led_and_every_window_follows() {
     browser_test(async {
-        let device = DeviceUnderTest::start();
+        let device = DeviceUnderTest::start(LED_BOARD);
         let browser = Browser::start().await;
         let web = &browser.client;
 
@@ -98,14 +97,15 @@ async fn control_page_switches_the_led_and_every_window_follows() {
         );
 
         browser.click("out-led").await;
-        device.wait_line(Level::High).await;
+        wait_line(&device, Level::High).await;
         browser.wait_attr("led-led", "data-level", "high").await;
         browser.wait_attr("out-led", "aria-pressed", "true").await;
         browser.wait_text("version", "2").await;
         browser
-            .wait_log("the switch command in A's log", |log| {
-                log.iter().any(|l| l == r#"SENT: {"set":{"led":true}}"#)
-            })
+            .wait_log_line(
+                "the switch command in A's log",
+                r#"SENT: {"set":{"led":true}}"#,
+            )
             .await;
         let rtt = browser
             .wait_for(
@@ -128,11 +128,11 @@ async fn control_page_switches_the_led_and_every_window_follows() {
         browser.wait_attr("out-led", "aria-pressed", "true").await;
         browser.wait_text("version", "2").await;
         browser.screenshot("control-b.png").await;
-        assert_eq!(device.server().clients().len(), 2);
+        assert_eq!(device.server.clients().len(), 2);
 
         // B switches it off; A, which pressed nothing since, follows.
         browser.click("out-led").await;
-        device.wait_line(Level::Low).await;
+        wait_line(&device, Level::Low).await;
         browser.wait_attr("led-led", "data-level", "low").await;
         browser.wait_attr("out-led", "aria-pressed", "false").await;
         browser.wait_text("version", "3").await;
@@ -161,34 +161,30 @@ async fn control_page_switches_the_led_and_every_window_follows() {
 #[tokio::test]
 async fn original_led_page_switches_line_12_and_logs_the_replies() {
     browser_test(async {
-        let device = DeviceUnderTest::start();
+        let device = DeviceUnderTest::start(LED_BOARD);
         let browser = Browser::start().await;
         browser.goto(&device.url("/led.html")).await;
         browser.wait_text("status", "connected").await;
 
         browser.click("on").await;
-        device.wait_line(Level::High).await;
+        wait_line(&device, Level::High).await;
         let log = browser
-            .wait_log("the reply to LEDon", |log| {
-                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
-            })
+            .wait_log_line("the reply to LEDon", "RECEIVED: Reply for LEDon")
             .await;
         assert!(log.iter().any(|l| l == "SENT: LEDon"), "{log:#?}");
 
         browser.click("off").await;
-        device.wait_line(Level::Low).await;
+        wait_line(&device, Level::Low).await;
         browser
-            .wait_log("the reply to LEDoff", |log| {
-                log.iter().any(|l| l == "RECEIVED: Reply for LEDoff")
-            })
+            .wait_log_line("the reply to LEDoff", "RECEIVED: Reply for LEDoff")
             .await;
 
         browser.click("hello").await;
         browser
-            .wait_log("the reply to HELLO", |log| {
-                log.iter()
-                    .any(|l| l == "RECEIVED: Reply for HELLO from button")
-            })
+            .wait_log_line(
+                "the reply to HELLO",
+                "RECEIVED: Reply for HELLO from button",
+            )
             .await;
         assert_eq!(device.sim.line(12), Some(Level::Low));
 
@@ -215,11 +211,10 @@ async fn original_led_page_switches_line_12_and_logs_the_replies() {
             "-- DISCONNECTED --".to_owned(),
         ];
         assert_eq!(log, expected);
-        device
-            .wait_for("the server to forget the page", || {
-                device.server().clients().is_empty()
-            })
-            .await;
+        wait_until("the server to forget the page", WAIT, || {
+            device.server.clients().is_empty()
+        })
+        .await;
 
         browser.finish().await;
         device.shutdown();
@@ -232,15 +227,12 @@ async fn original_led_page_switches_line_12_and_logs_the_replies() {
 #[tokio::test]
 async fn original_wstest_page_gets_its_reply_and_disconnects_after_five_seconds() {
     browser_test(async {
-        let device = DeviceUnderTest::start();
+        let device = DeviceUnderTest::start(LED_BOARD);
         let browser = Browser::start().await;
         let loading = Instant::now();
         browser.goto(&device.url("/wstest.html")).await;
         browser
-            .wait_log("the reply", |log| {
-                log.iter()
-                    .any(|l| l == "RECEIVED: Reply for Hello world :)")
-            })
+            .wait_log_line("the reply", "RECEIVED: Reply for Hello world :)")
             .await;
         let log = browser
             .wait_log_for(
@@ -278,7 +270,7 @@ async fn original_wstest_page_gets_its_reply_and_disconnects_after_five_seconds(
 #[tokio::test]
 async fn closing_the_controlling_page_switches_off_while_another_watches() {
     browser_test(async {
-        let device = DeviceUnderTest::start();
+        let device = DeviceUnderTest::start(LED_BOARD);
         let browser = Browser::start().await;
         let web = &browser.client;
         browser.goto(&device.url("/")).await;
@@ -289,10 +281,10 @@ async fn closing_the_controlling_page_switches_off_while_another_watches() {
         browser.goto(&device.url("/")).await;
         browser.wait_text("conn", "connected").await;
         browser.click("out-led").await;
-        device.wait_line(Level::High).await;
+        wait_line(&device, Level::High).await;
         web.close_window().await.unwrap();
         web.switch_to_window(watcher).await.unwrap();
-        device.wait_line(Level::Low).await;
+        wait_line(&device, Level::Low).await;
         browser.wait_attr("led-led", "data-level", "low").await;
         browser.wait_text("version", "3").await;
         browser.wait_text("conn", "connected").await;
@@ -307,7 +299,7 @@ async fn closing_the_controlling_page_switches_off_while_another_watches() {
 #[tokio::test]
 async fn simulated_inputs_can_be_driven_from_the_control_page() {
     browser_test(async {
-        let device = DeviceUnderTest::with_board(include_str!("../docs/sim-board.toml"));
+        let device = DeviceUnderTest::start(include_str!("../docs/sim-board.toml"));
         let browser = Browser::start().await;
         browser.goto(&device.url("/")).await;
         browser.wait_text("conn", "connected").await;
@@ -317,19 +309,17 @@ async fn simulated_inputs_can_be_driven_from_the_control_page() {
         browser.click("sim-door").await;
         browser.wait_attr("in-door", "data-level", "high").await;
         browser.wait_attr("sim-door", "aria-pressed", "true").await;
-        device
-            .wait_for("the door line high", || {
-                device.sim.level("door") == Some(Level::High)
-            })
-            .await;
+        wait_until("the door line high", WAIT, || {
+            device.sim.level("door") == Some(Level::High)
+        })
+        .await;
         // An active-low button: pressed reads high, its line goes low.
         browser.click("sim-button").await;
         browser.wait_attr("in-button", "data-level", "high").await;
-        device
-            .wait_for("the button line low", || {
-                device.sim.level("button") == Some(Level::Low)
-            })
-            .await;
+        wait_until("the button line low", WAIT, || {
+            device.sim.level("button") == Some(Level::Low)
+        })
+        .await;
         browser
             .wait_log("the input event", |log| {
                 log.iter()
@@ -348,14 +338,12 @@ async fn simulated_inputs_can_be_driven_from_the_control_page() {
 #[tokio::test]
 async fn original_pages_home_links_lead_to_the_control_page() {
     browser_test(async {
-        let device = DeviceUnderTest::start();
+        let device = DeviceUnderTest::start(LED_BOARD);
         let browser = Browser::start().await;
         for page in ["/led.html", "/wstest.html"] {
             browser.goto(&device.url(page)).await;
             browser
-                .wait_log("the page to connect", |log| {
-                    log.iter().any(|l| l == "-- CONNECTED --")
-                })
+                .wait_log_line("the page to connect", "-- CONNECTED --")
                 .await;
             browser.follow_link("Home").await;
             browser.wait_text("conn", "connected").await;
@@ -395,16 +383,12 @@ async fn websocket_led_example_page_switches_its_led() {
         // The reply comes after the example has switched the LED.
         browser.click("on").await;
         browser
-            .wait_log("the reply to LEDon", |log| {
-                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
-            })
+            .wait_log_line("the reply to LEDon", "RECEIVED: Reply for LEDon")
             .await;
         assert!(led.is_on(), "LED ON left the example's LED off");
         browser.click("off").await;
         browser
-            .wait_log("the reply to LEDoff", |log| {
-                log.iter().any(|l| l == "RECEIVED: Reply for LEDoff")
-            })
+            .wait_log_line("the reply to LEDoff", "RECEIVED: Reply for LEDoff")
             .await;
         assert!(!led.is_on(), "LED OFF left the example's LED on");
         browser.screenshot("example-websocket-led.png").await;
@@ -415,9 +399,10 @@ async fn websocket_led_example_page_switches_its_led() {
         browser.wait_text("status", "connected").await;
         browser.click("on").await;
         browser
-            .wait_log("the reply to LEDon on the Home page", |log| {
-                log.iter().any(|l| l == "RECEIVED: Reply for LEDon")
-            })
+            .wait_log_line(
+                "the reply to LEDon on the Home page",
+                "RECEIVED: Reply for LEDon",
+            )
             .await;
         assert!(led.is_on(), "LED ON on the Home page left the LED off");
 
@@ -445,7 +430,7 @@ async fn wstest_example_page_gets_its_reply() {
 #[tokio::test]
 async fn echo_example_page_gets_its_echo() {
     browser_test(async {
-        let example = ExampleUnderTest::start(echo::server(16 << 20));
+        let example = ExampleUnderTest::start(echo::server(ECHO_MAX_MESSAGE));
         test_page_works(&example, "RECEIVED: Hello world :)").await;
         example.shutdown();
     })
@@ -457,9 +442,7 @@ async fn echo_example_page_gets_its_echo() {
 async fn test_page_works(example: &ExampleUnderTest, received: &str) {
     let browser = Browser::start().await;
     browser.goto(&example.url("/")).await;
-    let log = browser
-        .wait_log("the answer", |log| log.iter().any(|l| l == received))
-        .await;
+    let log = browser.wait_log_line("the answer", received).await;
     let expected = [
         format!("Connection to {}...", example.ws_url()),
         "-- CONNECTED --".to_owned(),
@@ -470,88 +453,26 @@ async fn test_page_works(example: &ExampleUnderTest, received: &str) {
 
     browser.goto(&example.url("/wstest.html")).await;
     browser
-        .wait_log("the answer on /wstest.html", |log| {
-            log.iter().any(|l| l == received)
-        })
+        .wait_log_line("the answer on /wstest.html", received)
         .await;
     browser.follow_link("Home").await;
     browser
-        .wait_log("the answer on the Home page", |log| {
-            log.iter().any(|l| l == received)
-        })
+        .wait_log_line("the answer on the Home page", received)
         .await;
     browser.finish().await;
 }
 
 // ---- the device server ------------------------------------------------------
 
-/// The device server on a free loopback port with a simulated board.
-struct DeviceUnderTest {
-    server: Option<RunningServer>,
-    sim: SimBoard,
-}
-
-impl DeviceUnderTest {
-    fn start() -> DeviceUnderTest {
-        DeviceUnderTest::with_board(LED_BOARD)
-    }
-
-    fn with_board(toml: &str) -> DeviceUnderTest {
-        let config = Config::parse(toml, Path::new("browser-test.toml")).unwrap();
-        let app = App::new(config, Some("127.0.0.1:0".parse().unwrap()), None).unwrap();
-        let server = app
-            .server
-            .close_timeout(Duration::from_millis(500))
-            .start()
-            .unwrap();
-        DeviceUnderTest {
-            server: Some(server),
-            sim: app.sim.unwrap(),
-        }
-    }
-
-    fn server(&self) -> &RunningServer {
-        self.server.as_ref().unwrap()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.server().local_addr())
-    }
-
-    /// The URL the pages build from their location.
-    fn ws_url(&self) -> String {
-        format!("ws://{}/", self.server().local_addr())
-    }
-
-    async fn wait_for(&self, what: &str, check: impl Fn() -> bool) {
-        let deadline = Instant::now() + WAIT;
-        while !check() {
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    /// Waits for the simulated line 12 to reach `level`.
-    async fn wait_line(&self, level: Level) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let now = self.sim.line(12);
-            if now == Some(level) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "line 12 is {now:?}, expected {level:?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
-    }
-
-    fn shutdown(mut self) {
-        if let Some(server) = self.server.take() {
-            server.shutdown();
-        }
-    }
+/// Waits for the simulated line 12 of `device` to reach `level`.
+async fn wait_line(device: &DeviceUnderTest, level: Level) {
+    poll_until(
+        &format!("line 12 to be {level:?}"),
+        WAIT,
+        || std::future::ready(device.sim.line(12)),
+        |now| *now == Some(level),
+    )
+    .await;
 }
 
 /// An example's server, from its `app.rs`, on a free loopback port.
@@ -562,7 +483,7 @@ struct ExampleUnderTest {
 impl ExampleUnderTest {
     fn start(server: Server) -> ExampleUnderTest {
         let server = server
-            .bind("127.0.0.1:0".parse().unwrap())
+            .bind(any_port())
             .close_timeout(Duration::from_millis(500))
             .start()
             .unwrap();
@@ -609,7 +530,7 @@ impl Browser {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            &format!("--user-data-dir={}", driver.profile.display()),
+            &format!("--user-data-dir={}", driver.profile.path().display()),
         ];
         let capabilities = json!({
             "browserName": "chrome",
@@ -712,7 +633,7 @@ impl Browser {
         probe: impl Fn() -> F,
         done: impl Fn(&T) -> bool,
     ) -> T {
-        wait_until(what, WAIT, probe, done).await
+        poll_until(what, WAIT, probe, done).await
     }
 
     async fn wait_text(&self, id: &str, expected: &str) {
@@ -735,6 +656,12 @@ impl Browser {
         .unwrap();
     }
 
+    /// Waits until a line of `#log` reads exactly `line`; returns the log.
+    async fn wait_log_line(&self, what: &str, line: &str) -> Vec<String> {
+        self.wait_log(what, |log| log.iter().any(|l| l == line))
+            .await
+    }
+
     async fn wait_log(&self, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
         self.wait_log_for(what, WAIT, done).await
     }
@@ -745,7 +672,7 @@ impl Browser {
         limit: Duration,
         done: impl Fn(&[String]) -> bool,
     ) -> Vec<String> {
-        wait_until(what, limit, || self.log(), |log| done(log)).await
+        poll_until(what, limit, || self.log(), |log| done(log)).await
     }
 
     /// Saves a PNG of the current window under `<target>/browser-screenshots/`.
@@ -769,28 +696,6 @@ impl Browser {
         );
         driver.session = None;
         drop(driver);
-    }
-}
-
-/// Probes until `done` holds, for at most `limit`; returns the last probe,
-/// or fails showing it.
-async fn wait_until<T: Debug, F: Future<Output = T>>(
-    what: &str,
-    limit: Duration,
-    probe: impl Fn() -> F,
-    done: impl Fn(&T) -> bool,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        let seen = probe().await;
-        if done(&seen) {
-            return seen;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {limit:?} waiting for {what}; last seen: {seen:#?}"
-        );
-        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -862,7 +767,7 @@ struct Driver {
     child: Child,
     port: u16,
     session: Option<String>,
-    profile: PathBuf,
+    profile: TempDir,
 }
 
 impl Driver {
@@ -891,7 +796,7 @@ impl Driver {
                         child,
                         port,
                         session: None,
-                        profile: fresh_profile_dir(),
+                        profile: TempDir::new("browser"),
                     };
                 }
                 Err(err) => {
@@ -939,7 +844,8 @@ impl Drop for Driver {
         let _ = self.child.wait();
         // Chromium may take a moment to let go of its profile.
         for _ in 0..50 {
-            if std::fs::remove_dir_all(&self.profile).is_ok() || !self.profile.exists() {
+            let profile = self.profile.path();
+            if std::fs::remove_dir_all(profile).is_ok() || !profile.exists() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -954,22 +860,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// A new, empty folder for one chromium profile.
-fn fresh_profile_dir() -> PathBuf {
-    static COUNT: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    let dir = std::env::temp_dir().join(format!(
-        "pinsocket-browser-{}-{}-{nanos}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir(&dir).unwrap();
-    dir
 }
 
 /// A bodiless request to chromedriver, blocking and bounded; the whole

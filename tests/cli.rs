@@ -3,11 +3,15 @@
 //! exit on SIGTERM.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use common::{DEVICE_PROTOCOL, OP_PING, OP_TEXT, RawWs, client_frame};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
@@ -132,6 +136,14 @@ impl Drop for Serving {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What `pinsocket --log-level <level>` logs from its start until it is
+/// listening and killed, RUST_LOG set to `rust_log` if given.
+fn log_of(level: &str, rust_log: Option<&str>) -> String {
+    let server = Serving::start(&["--listen", "127.0.0.1:0", "--log-level", level], rust_log);
+    server.listening();
+    server.stop()
 }
 
 /// GET / answers with the control page.
@@ -287,9 +299,7 @@ fn an_unknown_log_level_is_a_usage_error_naming_the_levels() {
 #[test]
 fn log_levels_are_case_insensitive_and_directives_work() {
     for level in ["INFO", "Debug", "warn,pinsocket=info"] {
-        let server = Serving::start(&["--listen", "127.0.0.1:0", "--log-level", level], None);
-        server.listening();
-        let log = server.stop();
+        let log = log_of(level, None);
         assert!(
             log.contains("sim: output led (line 12) starts low"),
             "{level}: {log}"
@@ -299,12 +309,7 @@ fn log_levels_are_case_insensitive_and_directives_work() {
 
 #[test]
 fn an_invalid_rust_log_is_reported_and_does_not_silence_the_log() {
-    let server = Serving::start(
-        &["--listen", "127.0.0.1:0", "--log-level", "info"],
-        Some("verbose"),
-    );
-    server.listening();
-    let log = server.stop();
+    let log = log_of("info", Some("verbose"));
     assert!(
         log.contains("RUST_LOG `verbose` ignored")
             && log.contains("error, warn, info, debug, trace"),
@@ -318,12 +323,7 @@ fn an_invalid_rust_log_is_reported_and_does_not_silence_the_log() {
 
 #[test]
 fn a_valid_rust_log_overrides_the_log_level() {
-    let server = Serving::start(
-        &["--listen", "127.0.0.1:0", "--log-level", "info"],
-        Some("warn"),
-    );
-    server.listening();
-    let log = server.stop();
+    let log = log_of("info", Some("warn"));
     assert!(!log.contains("starts low"), "{log}");
     assert!(!log.contains("RUST_LOG"), "{log}");
 }
@@ -395,66 +395,14 @@ fn prints_the_bound_address_then_the_page_to_open() {
     );
 }
 
-/// A WebSocket client of the device protocol over a blocking socket:
-/// just enough to read what the server sends.
-struct DeviceClient {
-    conn: TcpStream,
-}
-
-impl DeviceClient {
-    fn connect(addr: SocketAddr) -> DeviceClient {
-        let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
-        conn.set_read_timeout(Some(LIMIT)).unwrap();
-        write!(
-            conn,
-            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-             Sec-WebSocket-Protocol: pinsocket\r\n\r\n"
-        )
-        .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            conn.read_exact(&mut byte).unwrap();
-            head.push(byte[0]);
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101 "));
-        DeviceClient { conn }
-    }
-
-    fn send(&mut self, text: &str) {
-        let mask = [3u8, 1, 4, 1];
-        let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).unwrap()];
-        frame.extend_from_slice(&mask);
-        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        self.conn.write_all(&frame).unwrap();
-    }
-
-    /// The next frame: opcode and payload.
-    fn frame(&mut self) -> (u8, Vec<u8>) {
-        let mut head = [0u8; 2];
-        self.conn.read_exact(&mut head).unwrap();
-        let len = match head[1] & 0x7f {
-            126 => {
-                let mut ext = [0u8; 2];
-                self.conn.read_exact(&mut ext).unwrap();
-                usize::from(u16::from_be_bytes(ext))
-            }
-            n => usize::from(n),
-        };
-        let mut payload = vec![0u8; len];
-        self.conn.read_exact(&mut payload).unwrap();
-        (head[0] & 0x0f, payload)
-    }
-
-    /// The next text message, skipping pings.
-    fn text(&mut self) -> String {
-        loop {
-            match self.frame() {
-                (0x1, payload) => return String::from_utf8(payload).unwrap(),
-                (0x9, _) => {}
-                (op, payload) => panic!("expected text, got opcode {op}: {payload:?}"),
-            }
+/// The next text message on `client`, skipping pings.
+async fn next_text_skipping_pings(client: &mut RawWs) -> String {
+    loop {
+        let frame = client.read_frame().await;
+        match frame.opcode {
+            OP_TEXT => return String::from_utf8(frame.payload).unwrap(),
+            OP_PING => {}
+            op => panic!("expected text, got opcode {op}: {:?}", frame.payload),
         }
     }
 }
@@ -463,8 +411,8 @@ impl DeviceClient {
 /// first (failsafe or not), then the clients are sent that state, then they
 /// are closed with 1001: a page never keeps showing "on" for an output
 /// that is off. Connections and departures are logged with the peer.
-#[test]
-fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
+#[tokio::test]
+async fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
     let dir = std::env::temp_dir().join(format!("pinsocket-cli-sig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("board.toml");
@@ -485,12 +433,25 @@ fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
             None,
         );
         let addr = serving.listening();
-        let mut client = DeviceClient::connect(addr);
-        assert!(client.text().starts_with(r#"{"board":{"simulated":true}}"#));
-        assert!(client.text().contains(r#""version":1"#));
-        client.send(r#"{"set":{"led":true,"fan":true}}"#);
+        let mut client = RawWs::upgrade(addr, Some(DEVICE_PROTOCOL)).await;
+        assert!(
+            next_text_skipping_pings(&mut client)
+                .await
+                .starts_with(r#"{"board":{"simulated":true}}"#)
+        );
+        assert!(
+            next_text_skipping_pings(&mut client)
+                .await
+                .contains(r#""version":1"#)
+        );
+        client
+            .write(&client_frame(
+                OP_TEXT,
+                br#"{"set":{"led":true,"fan":true}}"#,
+            ))
+            .await;
         assert_eq!(
-            client.text(),
+            next_text_skipping_pings(&mut client).await,
             r#"{"state":{"version":2,"outputs":{"led":true,"fan":true},"inputs":{}}}"#
         );
         let status = Command::new("kill")
@@ -499,11 +460,12 @@ fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
             .unwrap();
         assert!(status.success());
         assert_eq!(
-            client.text(),
+            next_text_skipping_pings(&mut client).await,
             r#"{"state":{"version":3,"outputs":{"led":false,"fan":false},"inputs":{}}}"#,
             "SIG{signal}: the safe state first"
         );
-        let (op, payload) = client.frame();
+        let close = client.read_frame().await;
+        let (op, payload) = (close.opcode, close.payload);
         assert_eq!(op, 0x8, "SIG{signal}: then the close");
         assert_eq!(payload[..2], 1001u16.to_be_bytes(), "SIG{signal}");
         drop(client);

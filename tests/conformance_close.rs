@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use common::{
     Closes, OP_BINARY, OP_CLOSE, OP_PING, OP_TEXT, RawWs, WAIT, client_frame, close_payload,
-    echo_builder, expect_failure, wait_until,
+    echo_builder, expect_failure, start_capturing, wait_until,
 };
 use pinsocket::{CloseCode, Connection, RunningServer};
 use tokio::io::AsyncWriteExt;
@@ -37,19 +37,7 @@ fn server() -> (RunningServer, Closes, mpsc::Receiver<Connection>) {
 
 /// [`server`] with another close timeout.
 fn server_with(close_timeout: Duration) -> (RunningServer, Closes, mpsc::Receiver<Connection>) {
-    let closes = Closes::new();
-    let (tx, rx) = mpsc::channel();
-    let server = echo_builder()
-        .close_timeout(close_timeout)
-        .on_accept(move |conn, _| {
-            // Tests that do not want the connections dropped the receiver.
-            let _ = tx.send(conn.clone());
-            Ok(())
-        })
-        .on_close(closes.hook())
-        .start()
-        .unwrap();
-    (server, closes, rx)
+    start_capturing(echo_builder().close_timeout(close_timeout))
 }
 
 #[tokio::test]

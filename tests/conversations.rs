@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{
-    HttpConn, WAIT, Ws, any_port, close_ws, next_message, send, wait_until, within, ws_connect,
+    HttpConn, WAIT, any_port, close_ws, drain, next_message, send, wait_until, within, ws_connect,
 };
 use futures_util::StreamExt;
 use pinsocket::{CloseCode, Connection, Reject, RunningServer, SendError, Server};
@@ -35,14 +35,6 @@ fn close_of(msg: Message) -> (u16, String) {
         Message::Close(Some(CloseFrame { code, reason })) => (u16::from(code), reason.to_string()),
         other => panic!("expected a close frame with a code, got {other:?}"),
     }
-}
-
-/// Reads until the stream ends (the server closed TCP), ignoring pongs etc.
-async fn drain(ws: &mut Ws) {
-    within("end of stream", async {
-        while let Some(Ok(_)) = ws.next().await {}
-    })
-    .await;
 }
 
 #[tokio::test]

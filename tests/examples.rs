@@ -20,16 +20,15 @@ mod wstest;
 
 use std::net::SocketAddr;
 
-use common::{Response, any_port, close_ws, get, next_message, request, send, ws_connect};
+use common::{
+    ECHO_MAX_MESSAGE, Response, any_port, close_ws, get, next_message, request, send, ws_connect,
+};
 use pinsocket::{RunningServer, Server};
 use tokio_tungstenite::tungstenite::Message;
 
 const LED_HTML: &[u8] = include_bytes!("../web/led.html");
 const WSTEST_HTML: &[u8] = include_bytes!("../web/wstest.html");
 const FAVICON: &[u8] = include_bytes!("../web/favicon.ico");
-
-/// The largest message `cargo run --example echo` takes by default.
-const ECHO_MAX_MESSAGE: usize = 16 << 20;
 
 fn start(server: Server) -> RunningServer {
     server.bind(any_port()).start().unwrap()

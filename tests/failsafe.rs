@@ -4,25 +4,16 @@
 //! nothing half-done; outputs go safe when the device goes away.
 #![allow(clippy::unwrap_used)]
 
-use std::path::Path;
+mod common;
+
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
-use pinsocket::RunningServer;
-use pinsocket::core::Level;
-use pinsocket::device::{App, Config, Device, SimBoard};
+use common::{DEVICE_PROTOCOL, DeviceUnderTest, DeviceWs, OP_TEXT, RawWs, WAIT, client_frame};
+use futures_util::StreamExt;
+use pinsocket_device::Level;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// Bounds every wait; only a failing test waits this long.
-const LIMIT: Duration = Duration::from_secs(10);
 
 /// Two failsafe outputs and one that is not, and a button.
 const BOARD: &str = r#"
@@ -45,110 +36,14 @@ name = "button"
 line = 17
 "#;
 
-struct Bench {
-    server: RunningServer,
-    device: Device,
-    sim: SimBoard,
-}
-
-fn start(toml: &str) -> Bench {
-    let config = Config::parse(toml, Path::new("test.toml")).unwrap();
-    let app = App::new(config, Some("127.0.0.1:0".parse().unwrap()), None).unwrap();
-    let server = app
-        .server
-        .close_timeout(Duration::from_millis(500))
-        .start()
-        .unwrap();
-    Bench {
-        server,
-        device: app.device,
-        sim: app.sim.unwrap(),
-    }
-}
-
-/// A device-protocol client (tokio-tungstenite answers pings as it reads).
-async fn connect(bench: &Bench) -> Ws {
-    let url = format!("ws://{}/", bench.server.local_addr());
-    let mut request = url.into_client_request().unwrap();
-    request
-        .headers_mut()
-        .insert("Sec-WebSocket-Protocol", "pinsocket".parse().unwrap());
-    let (mut ws, _) = tokio::time::timeout(LIMIT, tokio_tungstenite::connect_async(request))
-        .await
-        .unwrap()
-        .unwrap();
-    let first = next_json(&mut ws).await;
+/// A device-protocol client (tokio-tungstenite answers pings as it reads),
+/// past the board and the first state.
+async fn connect(bench: &DeviceUnderTest) -> DeviceWs {
+    let (mut ws, _) = bench.connect(Some(DEVICE_PROTOCOL), WAIT).await;
+    let first = ws.next_json().await;
     assert!(first.get("board").is_some(), "{first}");
-    assert!(next_json(&mut ws).await.get("state").is_some());
+    assert!(ws.next_json().await.get("state").is_some());
     ws
-}
-
-/// The next text message as JSON, answering pings on the way.
-async fn next_json(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(LIMIT, ws.next())
-            .await
-            .expect("no message in time")
-            .expect("connection ended")
-            .unwrap();
-        if let Message::Text(text) = msg {
-            return serde_json::from_str(&text).unwrap();
-        }
-    }
-}
-
-/// The next state message, skipping anything else.
-async fn next_state(ws: &mut Ws) -> Value {
-    loop {
-        let msg = next_json(ws).await;
-        if let Some(state) = msg.get("state") {
-            return state.clone();
-        }
-    }
-}
-
-async fn send(ws: &mut Ws, text: &str) {
-    ws.send(Message::text(text)).await.unwrap();
-}
-
-/// A client like the original's pages that goes silent after its command:
-/// it never reads again, so it never answers a ping.
-struct Silent {
-    stream: TcpStream,
-}
-
-impl Silent {
-    async fn connect(bench: &Bench) -> Silent {
-        let mut stream = TcpStream::connect(bench.server.local_addr()).await.unwrap();
-        stream
-            .write_all(
-                b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-                  Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-                  Sec-WebSocket-Version: 13\r\n\r\n",
-            )
-            .await
-            .unwrap();
-        let mut head = Vec::new();
-        while !head.ends_with(b"\r\n\r\n") {
-            let mut byte = [0u8];
-            stream.read_exact(&mut byte).await.unwrap();
-            head.push(byte[0]);
-        }
-        assert!(head.starts_with(b"HTTP/1.1 101 "));
-        Silent { stream }
-    }
-
-    /// Sends one masked text frame; returns the instant just before, which
-    /// precedes the server's receiving it.
-    async fn send(&mut self, text: &str) -> Instant {
-        let mask = [9u8, 8, 7, 6];
-        let mut frame = vec![0x81, 0x80 | u8::try_from(text.len()).unwrap()];
-        frame.extend_from_slice(&mask);
-        frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        let before = Instant::now();
-        self.stream.write_all(&frame).await.unwrap();
-        before
-    }
 }
 
 fn levels(state: &Value) -> (bool, bool, bool) {
@@ -164,17 +59,17 @@ fn levels(state: &Value) -> (bool, bool, bool) {
 /// that only watches stays. The LED goes off at once, and the watcher sees it.
 #[tokio::test]
 async fn the_controllers_disconnect_makes_its_outputs_safe_while_others_watch() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut phone = connect(&bench).await;
     let mut watcher = connect(&bench).await;
-    send(&mut phone, r#"{"set":{"led":true,"fan":true}}"#).await;
-    assert_eq!(levels(&next_state(&mut phone).await), (true, false, true));
-    assert_eq!(levels(&next_state(&mut watcher).await), (true, false, true));
+    phone.send(r#"{"set":{"led":true,"fan":true}}"#).await;
+    assert_eq!(levels(&phone.next_state().await), (true, false, true));
+    assert_eq!(levels(&watcher.next_state().await), (true, false, true));
     assert_eq!(bench.device.controllers().len(), 1);
 
     phone.close(None).await.unwrap();
     drop(phone);
-    let state = next_state(&mut watcher).await;
+    let state = watcher.next_state().await;
     // The failsafe LED goes off; the fan, not failsafe, stays on.
     assert_eq!(levels(&state), (false, false, true));
     assert_eq!(state["version"], 3);
@@ -191,19 +86,20 @@ async fn the_controllers_disconnect_makes_its_outputs_safe_while_others_watch() 
 /// default) — not after the 40 s it takes to drop a silent connection.
 #[tokio::test]
 async fn a_silent_controller_loses_its_outputs_after_the_failsafe_timeout() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut watcher = connect(&bench).await;
-    let mut phone = Silent::connect(&bench).await;
-    let last_word = phone.send("LEDOn").await;
-    assert_eq!(
-        levels(&next_state(&mut watcher).await),
-        (true, false, false)
-    );
+    // Like the original's pages, then silent: it never reads again, so it
+    // never answers a ping.
+    let mut phone = RawWs::upgrade(bench.addr(), None).await;
+    // Just before its last message, which precedes the server's receiving it.
+    let last_word = Instant::now();
+    phone.write(&client_frame(OP_TEXT, b"LEDOn")).await;
+    assert_eq!(levels(&watcher.next_state().await), (true, false, false));
     let (controller, _) = bench.device.controllers().pop().unwrap();
     assert_eq!(controller, "led");
 
     // The watcher keeps reading, so it answers its pings; the phone never does.
-    let state = next_state(&mut watcher).await;
+    let state = watcher.next_state().await;
     let after = last_word.elapsed();
     assert_eq!(levels(&state), (false, false, false));
     assert_eq!(bench.sim.level("led"), Some(Level::Low));
@@ -224,14 +120,14 @@ async fn a_silent_controller_loses_its_outputs_after_the_failsafe_timeout() {
 /// does) keeps its output on however long it sends nothing itself.
 #[tokio::test]
 async fn a_controller_that_answers_pings_keeps_its_outputs() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut phone = connect(&bench).await;
-    send(&mut phone, r#"{"set":{"motor":true}}"#).await;
-    assert_eq!(levels(&next_state(&mut phone).await), (false, true, false));
+    phone.send(r#"{"set":{"motor":true}}"#).await;
+    assert_eq!(levels(&phone.next_state().await), (false, true, false));
     // Eight pings at 250 ms: twice the failsafe timeout without a message.
     let mut pings = 0;
     while pings < 8 {
-        let msg = tokio::time::timeout(LIMIT, phone.next())
+        let msg = tokio::time::timeout(WAIT, phone.next())
             .await
             .expect("no ping in time")
             .unwrap()
@@ -254,28 +150,25 @@ async fn a_controller_that_answers_pings_keeps_its_outputs() {
 /// the LED on again takes over, and the first one leaving does not matter.
 #[tokio::test]
 async fn the_last_client_to_switch_an_output_on_controls_it() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut first = connect(&bench).await;
     let mut second = connect(&bench).await;
-    send(&mut first, r#"{"set":{"led":true}}"#).await;
-    next_state(&mut first).await;
-    next_state(&mut second).await;
+    first.send(r#"{"set":{"led":true}}"#).await;
+    first.next_state().await;
+    second.next_state().await;
     // Asking for on while it is on changes nothing, but takes control.
-    send(&mut second, r#"{"set":{"led":true}}"#).await;
-    assert_eq!(next_state(&mut second).await["version"], 2);
+    second.send(r#"{"set":{"led":true}}"#).await;
+    assert_eq!(second.next_state().await["version"], 2);
     first.close(None).await.unwrap();
     drop(first);
     // Switching the motor on and off again shows the LED stayed on.
-    send(&mut second, r#"{"toggle":"motor"}"#).await;
-    let state = next_state(&mut second).await;
+    second.send(r#"{"toggle":"motor"}"#).await;
+    let state = second.next_state().await;
     assert_eq!(levels(&state), (true, true, false));
     assert_eq!(state["version"], 3);
     // And a command to the safe level leaves the output without a controller.
-    send(&mut second, r#"{"set":{"led":false,"motor":false}}"#).await;
-    assert_eq!(
-        levels(&next_state(&mut second).await),
-        (false, false, false)
-    );
+    second.send(r#"{"set":{"led":false,"motor":false}}"#).await;
+    assert_eq!(levels(&second.next_state().await), (false, false, false));
     assert!(bench.device.controllers().is_empty());
     drop(second);
     bench.server.shutdown();
@@ -286,12 +179,12 @@ async fn the_last_client_to_switch_an_output_on_controls_it() {
 /// broadcast as changed.
 #[tokio::test]
 async fn a_multi_pin_set_that_fails_part_way_changes_nothing() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut phone = connect(&bench).await;
     let mut watcher = connect(&bench).await;
     assert!(bench.sim.set_faulty("motor", true));
-    send(&mut phone, r#"{"set":{"led":true,"motor":true}}"#).await;
-    let reply = next_json(&mut phone).await;
+    phone.send(r#"{"set":{"led":true,"motor":true}}"#).await;
+    let reply = phone.next_json().await;
     assert_eq!(reply["error"]["code"], "hardware_error", "{reply}");
     let message = reply["error"]["message"].as_str().unwrap();
     assert!(message.contains("motor"), "{message}");
@@ -299,8 +192,8 @@ async fn a_multi_pin_set_that_fails_part_way_changes_nothing() {
     assert_eq!(bench.device.snapshot().version, 1);
     assert!(bench.device.controllers().is_empty());
     // The next change is version 2: nothing was published in between.
-    send(&mut watcher, r#"{"toggle":"fan"}"#).await;
-    let state = next_state(&mut phone).await;
+    watcher.send(r#"{"toggle":"fan"}"#).await;
+    let state = phone.next_state().await;
     assert_eq!(
         (state["version"].clone(), levels(&state)),
         (json!(2), (false, false, true))
@@ -313,15 +206,15 @@ async fn a_multi_pin_set_that_fails_part_way_changes_nothing() {
 /// LED's driver fails: the motor still goes safe.
 #[tokio::test]
 async fn every_failsafe_output_is_tried_when_one_fails() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut phone = connect(&bench).await;
     let mut watcher = connect(&bench).await;
-    send(&mut phone, r#"{"set":{"led":true,"motor":true}}"#).await;
-    next_state(&mut watcher).await;
+    phone.send(r#"{"set":{"led":true,"motor":true}}"#).await;
+    watcher.next_state().await;
     assert!(bench.sim.set_faulty("led", true));
     phone.close(None).await.unwrap();
     drop(phone);
-    let state = next_state(&mut watcher).await;
+    let state = watcher.next_state().await;
     assert_eq!(levels(&state), (true, false, false));
     assert_eq!(bench.sim.level("motor"), Some(Level::Low));
     assert_eq!(bench.sim.level("led"), Some(Level::High));
@@ -337,13 +230,13 @@ async fn every_failsafe_output_is_tried_when_one_fails() {
 /// stopped), every output goes safe, not only failsafe ones.
 #[tokio::test]
 async fn dropping_the_device_drives_every_output_safe() {
-    let bench = start(BOARD);
+    let bench = DeviceUnderTest::start(BOARD);
     let mut phone = connect(&bench).await;
-    send(&mut phone, r#"{"set":{"fan":true}}"#).await;
-    next_state(&mut phone).await;
+    phone.send(r#"{"set":{"fan":true}}"#).await;
+    phone.next_state().await;
     phone.close(None).await.unwrap();
     drop(phone);
-    let Bench {
+    let DeviceUnderTest {
         server,
         device,
         sim,

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{
-    OP_PING, OP_TEXT, RawWs, WAIT, any_port, close_ws, next_message, send, server_frame,
+    OP_PING, OP_TEXT, RawWs, WAIT, any_port, close_ws, next_message, numbered, send, server_frame,
     wait_until, ws_connect,
 };
 use pinsocket::{Connection, SendError, Server};
@@ -124,21 +124,20 @@ async fn client_answering_pings_stays_connected() {
     server.shutdown();
 }
 
-/// A 16 KiB text message numbered `i`.
-fn numbered(i: usize) -> String {
-    let mut msg = format!("{i:08}:");
-    msg.extend(std::iter::repeat_n('x', 16 * 1024 - msg.len()));
-    msg
+/// The server of the slow-reader tests: a 64 KiB send queue, and the
+/// close timeout that ends a connection that neither reads nor answers.
+fn slow_reader_server() -> Server {
+    Server::new()
+        .bind(any_port())
+        .max_send_queue(64 * 1024)
+        .close_timeout(CLOSE_TIMEOUT)
 }
 
 #[tokio::test]
 async fn slow_client_is_cut_off_by_broadcast() {
     let (conn_tx, conn_rx) = mpsc::channel::<Connection>();
     let (closed_tx, closed_rx) = mpsc::channel();
-    let server = Server::new()
-        .bind(any_port())
-        .max_send_queue(64 * 1024)
-        .close_timeout(CLOSE_TIMEOUT)
+    let server = slow_reader_server()
         .on_accept(move |conn, req| {
             if req.path() == "/slow" {
                 conn_tx.send(conn.clone()).unwrap();
@@ -162,7 +161,7 @@ async fn slow_client_is_cut_off_by_broadcast() {
 
     let mut cut_off = None;
     for i in 0..10_000 {
-        let msg = numbered(i);
+        let msg = numbered(i, 16 * 1024);
         // Before the broadcast: certainly before the server starts the close
         // timeout, should this one find the queue full.
         let since = Instant::now();
@@ -213,10 +212,7 @@ async fn slow_client_is_cut_off_by_broadcast() {
 async fn send_to_slow_client_reports_queue_full() {
     let (conn_tx, conn_rx) = mpsc::channel::<Connection>();
     let (closed_tx, closed_rx) = mpsc::channel();
-    let server = Server::new()
-        .bind(any_port())
-        .max_send_queue(64 * 1024)
-        .close_timeout(CLOSE_TIMEOUT)
+    let server = slow_reader_server()
         .on_accept(move |conn, _| {
             conn_tx.send(conn.clone()).unwrap();
             Ok(())
@@ -233,7 +229,7 @@ async fn send_to_slow_client_reports_queue_full() {
     // holds however fast the session task gets to run.
     let mut sent = 0;
     while sent < 8 {
-        let msg = numbered(sent);
+        let msg = numbered(sent, 16 * 1024);
         assert_eq!(conn.send_text(&msg), Ok(()), "message {sent}");
         slow.expect_bytes(&server_frame(OP_TEXT, msg.as_bytes()))
             .await;
@@ -241,7 +237,7 @@ async fn send_to_slow_client_reports_queue_full() {
     }
     // Then it stops reading: once the socket buffers are full, the queue
     // fills.
-    let msg = numbered(sent);
+    let msg = numbered(sent, 16 * 1024);
     let mut full_since;
     let error = loop {
         // Before the send: certainly before the close timeout starts.

@@ -14,15 +14,15 @@
 
 mod common;
 
-use std::sync::mpsc;
 use std::time::Duration;
 
 use common::{
-    Closes, HttpConn, LenForm, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, RawWs, WAIT, builtin_page,
-    client_frame, close_payload, echo_builder, encode_frame, get, header_bytes, reset,
-    server_frame, upgrade_request, wait_all_gone, wait_until, within,
+    Closes, HttpConn, LenForm, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, RawWs, WAIT, any_port,
+    builtin_page, client_frame, close_payload, echo_builder, encode_frame, get, header_bytes,
+    number_of, numbered, reset, server_frame, start_capturing, upgrade_request, wait_all_gone,
+    wait_until, within,
 };
-use pinsocket::{Connection, RunningServer, SendError, Server};
+use pinsocket::{RunningServer, SendError, Server};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
@@ -196,40 +196,13 @@ async fn hundreds_of_concurrent_resets_leak_nothing() {
     server.shutdown();
 }
 
-/// A `len`-byte text message that starts with its number `i`.
-fn numbered(i: usize, len: usize) -> String {
-    let mut msg = format!("{i:08}:");
-    msg.extend(std::iter::repeat_n('x', len - msg.len()));
-    msg
-}
-
-/// The number a [`numbered`] message starts with.
-fn number_of(payload: &[u8]) -> usize {
-    std::str::from_utf8(&payload[..8]).unwrap().parse().unwrap()
-}
-
-/// A server whose accepted connections arrive on the returned channel.
-fn capturing(server: Server) -> (RunningServer, Closes, mpsc::Receiver<Connection>) {
-    let closes = Closes::new();
-    let (tx, rx) = mpsc::channel();
-    let server = server
-        .on_accept(move |conn, _| {
-            let _ = tx.send(conn.clone());
-            Ok(())
-        })
-        .on_close(closes.hook())
-        .start()
-        .unwrap();
-    (server, closes, rx)
-}
-
 #[tokio::test]
 async fn a_slow_reader_gets_every_message_up_to_a_1008_close() {
     // The close frame waits behind everything the client has yet to read:
     // the close timeout must not run out while it reads, however slowly.
-    let (server, closes, accepted) = capturing(
+    let (server, closes, accepted) = start_capturing(
         Server::new()
-            .bind(common::any_port())
+            .bind(any_port())
             .max_send_queue(64 * 1024)
             .close_timeout(NEVER),
     );
@@ -284,7 +257,7 @@ async fn a_slow_reader_gets_every_message_up_to_a_1008_close() {
 #[tokio::test]
 async fn a_client_that_sends_but_never_reads_is_bounded_then_dropped() {
     const SEND_TIMEOUT: Duration = Duration::from_millis(300);
-    let (server, closes, _accepted) = capturing(echo_builder().send_timeout(SEND_TIMEOUT));
+    let (server, closes, _accepted) = start_capturing(echo_builder().send_timeout(SEND_TIMEOUT));
     let addr = server.local_addr();
     let mut flooder = RawWs::connect(addr, "/").await;
     let mut other = RawWs::connect(addr, "/").await;
@@ -355,11 +328,8 @@ async fn read_snapshots(ws: &mut RawWs, newest: usize) -> usize {
 
 #[tokio::test]
 async fn latest_value_sends_coalesce_for_a_slow_reader() {
-    let (server, closes, accepted) = capturing(
-        Server::new()
-            .bind(common::any_port())
-            .max_send_queue(64 * 1024),
-    );
+    let (server, closes, accepted) =
+        start_capturing(Server::new().bind(any_port()).max_send_queue(64 * 1024));
     let mut ws = RawWs::connect(server.local_addr(), "/").await;
     let conn = accepted.recv_timeout(WAIT).unwrap();
     // 20 MiB of 1 KiB snapshots, 320 times the queue limit: none refused.
@@ -386,11 +356,8 @@ async fn latest_value_sends_coalesce_for_a_slow_reader() {
 
 #[tokio::test]
 async fn latest_value_broadcasts_coalesce_per_client() {
-    let (server, closes, _accepted) = capturing(
-        Server::new()
-            .bind(common::any_port())
-            .max_send_queue(64 * 1024),
-    );
+    let (server, closes, _accepted) =
+        start_capturing(Server::new().bind(any_port()).max_send_queue(64 * 1024));
     let addr = server.local_addr();
     let mut slow = RawWs::connect(addr, "/").await;
     let mut fast = RawWs::connect(addr, "/").await;

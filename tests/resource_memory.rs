@@ -22,8 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    OP_CLOSE, SWITCHING_PROTOCOLS, client_frame, close_payload, echo_builder, rss_bytes,
-    upgrade_request, wait_until, within,
+    OP_CLOSE, RawWs, client_frame, close_payload, echo_builder, rss_bytes, wait_until, within,
 };
 use futures_util::future::join_all;
 use std::io::{BufRead, BufReader, Write};
@@ -31,8 +30,6 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use pinsocket::RunningServer;
 use rlimit::Resource;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// Connections held at once.
@@ -83,7 +80,7 @@ fn raise_open_file_limit() {
 /// (`open N`, `close`), answering on stdout, until stdin ends.
 async fn client_main(addr: std::net::SocketAddr) {
     raise_open_file_limit();
-    let mut streams: Vec<TcpStream> = Vec::new();
+    let mut streams: Vec<RawWs> = Vec::new();
     let mut line = String::new();
     loop {
         line.clear();
@@ -98,7 +95,7 @@ async fn client_main(addr: std::net::SocketAddr) {
                     let batch = BATCH.min(n - streams.len());
                     let opened = within(
                         "a batch of handshakes",
-                        join_all((0..batch).map(|_| open(addr))),
+                        join_all((0..batch).map(|_| RawWs::connect(addr, "/"))),
                     )
                     .await;
                     streams.extend(opened);
@@ -107,7 +104,7 @@ async fn client_main(addr: std::net::SocketAddr) {
             }
             ["close"] => {
                 while !streams.is_empty() {
-                    let batch: Vec<TcpStream> = streams.drain(..BATCH.min(streams.len())).collect();
+                    let batch: Vec<RawWs> = streams.drain(..BATCH.min(streams.len())).collect();
                     within(
                         "a batch of closing handshakes",
                         join_all(batch.into_iter().map(close)),
@@ -170,25 +167,12 @@ impl Clients {
     }
 }
 
-/// Connects and completes the opening handshake.
-async fn open(addr: std::net::SocketAddr) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream.set_nodelay(true).unwrap();
-    stream.write_all(&upgrade_request("/")).await.unwrap();
-    let mut response = vec![0u8; SWITCHING_PROTOCOLS.len()];
-    stream.read_exact(&mut response).await.unwrap();
-    assert_eq!(response, SWITCHING_PROTOCOLS);
-    stream
-}
-
 /// Runs the closing handshake from the client: close 1000, the echo, EOF.
-async fn close(mut stream: TcpStream) {
-    let frame = client_frame(OP_CLOSE, &close_payload(1000, b""));
-    stream.write_all(&frame).await.unwrap();
-    let mut echo = [0u8; 4];
-    stream.read_exact(&mut echo).await.unwrap();
-    assert_eq!(&echo, b"\x88\x02\x03\xe8");
-    assert_eq!(stream.read(&mut echo).await.unwrap(), 0, "expected EOF");
+async fn close(mut ws: RawWs) {
+    ws.write(&client_frame(OP_CLOSE, &close_payload(1000, b"")))
+        .await;
+    ws.expect_bytes(b"\x88\x02\x03\xe8").await;
+    ws.expect_eof().await;
 }
 
 /// RSS before, while holding the connections, and after closing them.

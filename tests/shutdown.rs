@@ -3,27 +3,21 @@
 //! broadcast filters may use the client set.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::mpsc;
 use std::time::Duration;
 
+use common::{WAIT, any_port, connect_small_receive_buffer, upgrade_request, wait_until};
 use pinsocket::{CloseCode, Connection, Server};
 use tokio::io::AsyncWriteExt;
-
-/// Bounds a wait that only fails a hung test.
-const WAIT: Duration = Duration::from_secs(10);
-
-const UPGRADE: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-Sec-WebSocket-Version: 13\r\n\r\n";
 
 /// Connects a client that sends the upgrade request and then never reads
 /// or writes again, with a small receive buffer so the server's bytes
 /// back up quickly.
 async fn silent_client(addr: std::net::SocketAddr) -> tokio::net::TcpStream {
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stream = socket.connect(addr).await.unwrap();
-    stream.write_all(UPGRADE).await.unwrap();
+    let mut stream = connect_small_receive_buffer(addr).await;
+    stream.write_all(&upgrade_request("/")).await.unwrap();
     stream
 }
 
@@ -35,7 +29,7 @@ async fn a_client_that_stopped_reading_is_closed_and_reported_during_shutdown() 
     let (accepted_tx, accepted_rx) = mpsc::channel::<Connection>();
     let (closed_tx, closed_rx) = mpsc::channel::<u16>();
     let server = Server::new()
-        .bind("127.0.0.1:0".parse().unwrap())
+        .bind(any_port())
         .close_timeout(Duration::from_millis(300))
         .max_send_queue(64 << 20)
         .on_accept(move |conn, _| {
@@ -91,7 +85,7 @@ fn shutdown_waits_without_polling() {
     let server = runtime
         .block_on(
             Server::new()
-                .bind("127.0.0.1:0".parse().unwrap())
+                .bind(any_port())
                 .close_timeout(Duration::from_millis(500))
                 .on_accept(move |_, _| {
                     accepted_tx.send(()).unwrap();
@@ -121,17 +115,13 @@ fn shutdown_waits_without_polling() {
 #[tokio::test]
 async fn a_broadcast_filter_may_use_the_client_set() {
     let server = Server::new()
-        .bind("127.0.0.1:0".parse().unwrap())
+        .bind(any_port())
         .close_timeout(Duration::from_millis(100))
         .start()
         .unwrap();
     let _client = silent_client(server.local_addr()).await;
     let clients = server.clients().clone();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while clients.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "never connected");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until("the client to connect", WAIT, || !clients.is_empty()).await;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let sent = clients.broadcast_text_to("hello", |c| clients.get(c.id()).is_some());

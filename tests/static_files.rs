@@ -7,20 +7,12 @@ mod common;
 
 use std::net::SocketAddr;
 
+use common::builtin_page as page;
 use common::{HttpConn, Response, TempDir, any_port, get, request};
-use pinsocket::{PAGES, RunningServer, Server};
+use pinsocket::{RunningServer, Server};
 
 const HTML: &str = "text/html; charset=utf-8";
 const SECRET: &str = "TOP SECRET: must never be served";
-
-/// The contents of a built-in page.
-fn page(path: &str) -> &'static [u8] {
-    PAGES
-        .iter()
-        .find(|p| p.path() == path)
-        .unwrap_or_else(|| panic!("no built-in page {path}"))
-        .contents()
-}
 
 fn builtin_server() -> RunningServer {
     Server::new().bind(any_port()).start().unwrap()

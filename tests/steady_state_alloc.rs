@@ -18,7 +18,7 @@ use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
 /// Round trips before counting: buffers reach their working size, the
-/// connection's task exists (a new connection starts parked).
+/// connection's task exists (a new connection starts resting).
 const WARM_UP: usize = 1_000;
 /// Round trips counted.
 const COUNTED: usize = 10_000;
@@ -33,14 +33,14 @@ fn round_trips(stream: &mut TcpStream, frame: &[u8], expected: &[u8], reply: &mu
 }
 
 fn check(opcode: u8, payload: &[u8]) {
-    // A busy connection keeps its task, but one quiet for the park delay
+    // A busy connection keeps its task, but one quiet for the rest delay
     // (1 s by default) gives it up and takes it back on the next message,
     // which allocates: a loaded machine that stalled this client that long
-    // would fail the count. With this delay, only a new connection parks,
+    // would fail the count. With this delay, only a new connection rests,
     // as with the default; the steady state is the same.
     let server = echo_builder()
         .threads(1)
-        .park_idle_after(Duration::from_secs(3600))
+        .rest_idle_after(Duration::from_secs(3600))
         .start()
         .unwrap();
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();

@@ -3,20 +3,20 @@
 //! callback, from another thread, is written as soon as that session is
 //! done — never left in the queue until something else happens to wake it.
 //!
-//! The servers here never park (`park_idle_after(Duration::MAX)`) and ping
+//! The servers here never rest (`rest_idle_after(Duration::MAX)`) and ping
 //! only after a minute, so nothing else would ever wake a session that
 //! missed a wake-up: a lost one shows as a message that never arrives.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::{DEVICE_PROTOCOL, OP_TEXT, RawWs, any_port, client_frame, device_app};
 use pinsocket::{RunningServer, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
 /// How long a delivery may take before it counts as lost. A lost wake-up
@@ -24,95 +24,11 @@ use tokio::time::Instant;
 /// printed show how long deliveries really took.
 const LOST_AFTER: Duration = Duration::from_secs(5);
 
-/// A raw WebSocket client: the handshake by hand, masked text frames out,
-/// unmasked frames in.
-struct Client {
-    stream: TcpStream,
-    buf: Vec<u8>,
-}
-
-impl Client {
-    /// Connects; `protocol` is offered in `Sec-WebSocket-Protocol`, if any.
-    async fn connect(addr: SocketAddr, protocol: Option<&str>) -> Client {
-        let mut stream = TcpStream::connect(addr).await.unwrap();
-        stream.set_nodelay(true).unwrap();
-        let offer = protocol.map_or(String::new(), |p| {
-            format!("Sec-WebSocket-Protocol: {p}\r\n")
-        });
-        let request = format!(
-            "GET / HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\
-             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-             Sec-WebSocket-Version: 13\r\n{offer}\r\n"
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut client = Client {
-            stream,
-            buf: Vec::new(),
-        };
-        let end = loop {
-            if let Some(i) = client.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break i + 4;
-            }
-            client.fill().await;
-        };
-        assert!(client.buf.starts_with(b"HTTP/1.1 101 "));
-        client.buf.drain(..end);
-        client
-    }
-
-    async fn fill(&mut self) {
-        let mut chunk = [0u8; 8192];
-        let n = self.stream.read(&mut chunk).await.unwrap();
-        assert!(n > 0, "the server closed the connection");
-        self.buf.extend_from_slice(&chunk[..n]);
-    }
-
-    async fn send_text(&mut self, text: &str) {
-        self.stream.write_all(&masked_text(text)).await.unwrap();
-    }
-
-    /// The next text message (control frames are not expected here).
-    async fn next_text(&mut self) -> String {
-        loop {
-            if self.buf.len() >= 2 {
-                let len = match self.buf[1] & 0x7f {
-                    126 if self.buf.len() >= 4 => Some((
-                        usize::from(u16::from_be_bytes([self.buf[2], self.buf[3]])),
-                        4,
-                    )),
-                    126 => None,
-                    127 => panic!("unexpectedly long frame"),
-                    short => Some((usize::from(short), 2)),
-                };
-                if let Some((len, head)) = len
-                    && self.buf.len() >= head + len
-                {
-                    assert_eq!(self.buf[0], 0x81, "expected a text frame");
-                    let text = String::from_utf8(self.buf[head..head + len].to_vec()).unwrap();
-                    self.buf.drain(..head + len);
-                    return text;
-                }
-            }
-            self.fill().await;
-        }
-    }
-}
-
-/// A masked text frame of under 126 bytes, as a client sends it.
-fn masked_text(text: &str) -> Vec<u8> {
-    assert!(text.len() < 126);
-    let mask = [1u8, 2, 3, 4];
-    let mut frame = vec![0x81, 0x80 | text.len() as u8];
-    frame.extend_from_slice(&mask);
-    frame.extend(text.bytes().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-    frame
-}
-
-/// A server that never parks and pings only after a minute.
+/// A server that never rests and pings only after a minute.
 fn quiet_server() -> Server {
     Server::new()
-        .bind("127.0.0.1:0".parse().unwrap())
-        .park_idle_after(Duration::MAX)
+        .bind(any_port())
+        .rest_idle_after(Duration::MAX)
         .ping_interval(Duration::from_secs(60))
 }
 
@@ -156,14 +72,16 @@ async fn a_send_from_another_thread_during_dispatch_is_never_left_queued() {
     let mut tasks = Vec::new();
     for _ in 0..CLIENTS {
         tasks.push(tokio::spawn(async move {
-            let mut client = Client::connect(addr, None).await;
+            let mut client = RawWs::upgrade(addr, None).await;
             let mut worst = Duration::ZERO;
             let start = Instant::now();
             let mut n = 0u32;
             while start.elapsed() < FOR {
                 n += 1;
                 let sent = Instant::now();
-                client.send_text(&n.to_string()).await;
+                client
+                    .write(&client_frame(OP_TEXT, n.to_string().as_bytes()))
+                    .await;
                 let expected_late = format!("late {n}");
                 let (mut replies, mut late) = (0, false);
                 while replies < REPLIES || !late {
@@ -210,8 +128,7 @@ struct Round {
 /// final state. Round after round, for a few seconds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_gets_the_final_state_after_concurrent_changes() {
-    use pinsocket::core::Level;
-    use pinsocket::device::App;
+    use pinsocket_device::Level;
     use tokio::sync::mpsc as channel;
 
     const CLIENTS: usize = 16;
@@ -227,14 +144,12 @@ async fn every_client_gets_the_final_state_after_concurrent_changes() {
         board += &format!("[[output]]\nname = \"out{i}\"\nline = {i}\n");
     }
     board += "[[input]]\nname = \"button\"\nline = 17\n";
-    let config =
-        pinsocket::device::Config::parse(&board, std::path::Path::new("stress.toml")).unwrap();
-    let app = App::new(config, Some("127.0.0.1:0".parse().unwrap()), None).unwrap();
+    let app = device_app(&board);
     let sim = app.sim.clone().unwrap();
     let device = app.device.clone();
     let server = app
         .server
-        .park_idle_after(Duration::MAX)
+        .rest_idle_after(Duration::MAX)
         .ping_interval(Duration::from_secs(60))
         .start()
         .unwrap();
@@ -248,7 +163,7 @@ async fn every_client_gets_the_final_state_after_concurrent_changes() {
         let (tx, mut rx) = channel::unbounded_channel::<Round>();
         rounds.push(tx);
         let done = done_tx.clone();
-        let mut client = Client::connect(addr, Some("pinsocket")).await;
+        let mut client = RawWs::upgrade(addr, Some(DEVICE_PROTOCOL)).await;
         assert_eq!(client.next_text().await, r#"{"board":{"simulated":true}}"#);
         let first: serde_json::Value = serde_json::from_str(&client.next_text().await).unwrap();
         assert_eq!(first["state"]["version"], 1);
@@ -256,13 +171,13 @@ async fn every_client_gets_the_final_state_after_concurrent_changes() {
             // The original's plain text: each is answered `Reply for ...`
             // after the change is broadcast, so the sender's session is
             // still dispatching while others broadcast to it.
-            let on = masked_text(&format!("out{}On", i % TOGGLERS));
-            let off = masked_text(&format!("out{}Off", i % TOGGLERS));
+            let on = client_frame(OP_TEXT, format!("out{}On", i % TOGGLERS).as_bytes());
+            let off = client_frame(OP_TEXT, format!("out{}Off", i % TOGGLERS).as_bytes());
             let mut version = 1;
             while let Some(round) = rx.recv().await {
                 for t in 0..round.toggles {
                     let command = if t % 2 == 0 { &on } else { &off };
-                    client.stream.write_all(command).await.unwrap();
+                    client.write(command).await;
                 }
                 while version < round.until {
                     let text = tokio::time::timeout(LOST_AFTER, client.next_text())

@@ -55,7 +55,9 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A masked client text frame carrying `MESSAGE`.
+/// A masked client text frame carrying `MESSAGE`, by hand: this example
+/// depends on `pinsocket` alone, not on pinsocket-core, whose `FrameHeader`
+/// and `apply_mask` the bench builds its frames with.
 fn request_frame() -> [u8; 22] {
     let key = [0x5a, 0x17, 0xc3, 0x88];
     let mut frame = [0u8; 22];
@@ -65,6 +67,15 @@ fn request_frame() -> [u8; 22] {
     for (i, b) in MESSAGE.iter().enumerate() {
         frame[6 + i] = b ^ key[i % 4];
     }
+    frame
+}
+
+/// The unmasked text frame carrying `REPLY`, as the server answers.
+fn reply_frame() -> [u8; 2 + REPLY.len()] {
+    let mut frame = [0u8; 2 + REPLY.len()];
+    frame[0] = 0x81;
+    frame[1] = REPLY.len() as u8;
+    frame[2..].copy_from_slice(REPLY);
     frame
 }
 
@@ -85,23 +96,7 @@ fn measure_ws(addr: SocketAddr, count: usize) -> anyhow::Result<Vec<Duration>> {
     if !head.starts_with(b"HTTP/1.1 101") {
         bail!("handshake refused: {}", String::from_utf8_lossy(&head));
     }
-    let frame = request_frame();
-    let mut reply = [0u8; 2 + REPLY.len()];
-    let mut times = Vec::with_capacity(count);
-    for i in 0..count + count / 10 {
-        let start = Instant::now();
-        stream.write_all(&frame)?;
-        stream.read_exact(&mut reply)?;
-        let elapsed = start.elapsed();
-        if reply[0] != 0x81 || usize::from(reply[1]) != REPLY.len() || &reply[2..] != REPLY {
-            bail!("unexpected reply {:?}", String::from_utf8_lossy(&reply));
-        }
-        if i >= count / 10 {
-            times.push(elapsed);
-        }
-    }
-    times.sort_unstable();
-    Ok(times)
+    round_trips(&mut stream, count)
 }
 
 /// The same exchange over plain TCP: read 22 bytes, write 28.
@@ -111,10 +106,7 @@ fn measure_floor(count: usize) -> anyhow::Result<Vec<Duration>> {
     let echo = std::thread::spawn(move || -> std::io::Result<()> {
         let (mut s, _) = listener.accept()?;
         s.set_nodelay(true)?;
-        let mut reply = [0u8; 2 + REPLY.len()];
-        reply[0] = 0x81;
-        reply[1] = REPLY.len() as u8;
-        reply[2..].copy_from_slice(REPLY);
+        let reply = reply_frame();
         let mut req = [0u8; 22];
         loop {
             match s.read_exact(&mut req) {
@@ -125,19 +117,30 @@ fn measure_floor(count: usize) -> anyhow::Result<Vec<Duration>> {
     });
     let mut stream = TcpStream::connect(addr)?;
     stream.set_nodelay(true)?;
-    let frame = request_frame();
+    let times = round_trips(&mut stream, count)?;
+    drop(stream);
+    let _ = echo.join();
+    Ok(times)
+}
+
+/// `count` round trips of the [`request_frame`] on `stream`, after 10% as
+/// many for warm-up, each reply checked; their times, sorted.
+fn round_trips(stream: &mut TcpStream, count: usize) -> anyhow::Result<Vec<Duration>> {
+    let (frame, expected) = (request_frame(), reply_frame());
     let mut reply = [0u8; 2 + REPLY.len()];
     let mut times = Vec::with_capacity(count);
     for i in 0..count + count / 10 {
         let start = Instant::now();
         stream.write_all(&frame)?;
         stream.read_exact(&mut reply)?;
+        let elapsed = start.elapsed();
+        if reply != expected {
+            bail!("unexpected reply {:?}", String::from_utf8_lossy(&reply));
+        }
         if i >= count / 10 {
-            times.push(start.elapsed());
+            times.push(elapsed);
         }
     }
-    drop(stream);
-    let _ = echo.join();
     times.sort_unstable();
     Ok(times)
 }

@@ -1,4 +1,4 @@
-//! Fuzz target `command`: `command::parse`, `device::resolve` and the JSON encoders on arbitrary text.
+//! Fuzz target `command`: `parse_command`, `resolve_command`, `resolve_simulate` and the JSON encoders on arbitrary text.
 //!
 //! The checks live in `crates/pinsocket-core/tests/fuzz_checks/`, shared with
 //! the corpus replay test that CI runs on stable Rust.

@@ -1,10 +1,12 @@
 //! The client side, the same for every server: raw tokio TCP with
-//! `TCP_NODELAY`, a minimal WebSocket handshake with a fixed key, hand-built
-//! masked frames, and a small HTTP/1.1 response reader.
+//! `TCP_NODELAY`, a minimal WebSocket handshake with a fixed key, masked
+//! frames built with pinsocket-core's `FrameHeader` and `apply_mask`, and a
+//! small HTTP/1.1 response reader.
 
 use std::io;
 use std::net::SocketAddr;
 
+use pinsocket_core::{FrameHeader, MAX_HEADER_LEN, OpCode, apply_mask};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -26,15 +28,27 @@ const READ_BUF: usize = 4096;
 /// A response head longer than this is refused.
 const MAX_HEAD: usize = 16 * 1024;
 
-/// A masked client text frame carrying `payload` (under 126 bytes).
-pub(crate) fn masked_text(payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126, "short frames only");
-    let mut frame = Vec::with_capacity(6 + payload.len());
-    frame.push(0x81);
-    frame.push(0x80 | payload.len() as u8);
-    frame.extend_from_slice(&MASK);
-    frame.extend(payload.iter().zip(MASK.iter().cycle()).map(|(b, m)| b ^ m));
+/// A whole frame: `header` as pinsocket-core encodes it, then `payload`,
+/// masked with the header's key if it has one.
+pub(crate) fn frame(header: FrameHeader, payload: &[u8]) -> Vec<u8> {
+    let mut head = [0u8; MAX_HEADER_LEN];
+    let n = header.encode(&mut head);
+    let mut frame = Vec::with_capacity(n + payload.len());
+    frame.extend_from_slice(&head[..n]);
+    frame.extend_from_slice(payload);
+    if let Some(key) = header.mask {
+        apply_mask(&mut frame[n..], key, 0);
+    }
     frame
+}
+
+/// A masked client text frame carrying `payload`.
+pub(crate) fn masked_text(payload: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        mask: Some(MASK),
+        ..FrameHeader::new(OpCode::Text, payload.len() as u64)
+    };
+    frame(header, payload)
 }
 
 /// The opening handshake request.

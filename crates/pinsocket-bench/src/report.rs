@@ -55,27 +55,48 @@ const CLIENT_BOUND: f64 = 0.9;
 pub(crate) const CONNS: [usize; 3] = [1, 8, 64];
 
 impl Metric {
+    /// Round trips, on the echo servers.
+    pub(crate) const RTT: [Metric; 2] = [Metric::RttP50, Metric::RttP99];
+    /// Idle memory and the crowd, each on a fresh echo server.
+    pub(crate) const MEMORY: [Metric; 4] = [
+        Metric::MemoryPerConn,
+        Metric::CrowdServed,
+        Metric::CrowdBurst,
+        Metric::CrowdRss,
+    ];
+    /// Opening handshakes, on the echo servers.
+    pub(crate) const HANDSHAKES: [Metric; 2] = [Metric::Handshakes, Metric::CpuPerHandshake];
+    /// Broadcasts, on the broadcast servers.
+    pub(crate) const BROADCAST: [Metric; 6] = [
+        Metric::BroadcastP50,
+        Metric::BroadcastP99,
+        Metric::BroadcastLastP50,
+        Metric::BroadcastLastP99,
+        Metric::BroadcastRate,
+        Metric::CpuPerDelivery,
+    ];
+    /// Pages over HTTP, on the echo servers that serve them.
+    pub(crate) const PAGES: [Metric; 3] = [
+        Metric::PagesKeepAlive,
+        Metric::PagesNewConn,
+        Metric::CpuPerPage,
+    ];
+
+    /// Messages per second and CPU per message, for each of [`CONNS`].
+    pub(crate) fn throughput() -> Vec<Metric> {
+        let mut rows = CONNS.map(Metric::Rate).to_vec();
+        rows.extend(CONNS.map(Metric::CpuPerMessage));
+        rows
+    }
+
+    /// Every row, in table order.
     fn all() -> Vec<Metric> {
-        let mut all = vec![Metric::RttP50, Metric::RttP99];
-        all.extend(CONNS.map(Metric::Rate));
-        all.extend(CONNS.map(Metric::CpuPerMessage));
-        all.extend([
-            Metric::MemoryPerConn,
-            Metric::CrowdServed,
-            Metric::CrowdBurst,
-            Metric::CrowdRss,
-            Metric::Handshakes,
-            Metric::CpuPerHandshake,
-            Metric::BroadcastP50,
-            Metric::BroadcastP99,
-            Metric::BroadcastLastP50,
-            Metric::BroadcastLastP99,
-            Metric::BroadcastRate,
-            Metric::CpuPerDelivery,
-            Metric::PagesKeepAlive,
-            Metric::PagesNewConn,
-            Metric::CpuPerPage,
-        ]);
+        let mut all = Metric::RTT.to_vec();
+        all.extend(Metric::throughput());
+        all.extend(Metric::MEMORY);
+        all.extend(Metric::HANDSHAKES);
+        all.extend(Metric::BROADCAST);
+        all.extend(Metric::PAGES);
         all
     }
 

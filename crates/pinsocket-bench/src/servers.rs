@@ -179,17 +179,19 @@ fn start_pinsocket(threads: usize) -> anyhow::Result<pinsocket::RunningServer> {
     Ok(server)
 }
 
-/// Accepts until the runtime ends, handing each socket to `serve`.
-async fn accept_each<F, Fut>(listener: TcpListener, serve: F)
+/// Accepts until the runtime ends, handing each socket to `serve` with a
+/// clone of `shared` (what every connection of the server uses).
+async fn accept_each<S, F, Fut>(listener: TcpListener, shared: S, serve: F)
 where
-    F: Fn(TcpStream) -> Fut,
+    S: Clone,
+    F: Fn(TcpStream, S) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
                 let _ = stream.set_nodelay(true);
-                tokio::spawn(serve(stream));
+                tokio::spawn(serve(stream, shared.clone()));
             }
             // Out of descriptors: back off instead of spinning.
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -199,7 +201,10 @@ where
 
 /// The raw TCP floor.
 mod floor {
+    use pinsocket_core::{FrameHeader, OpCode, apply_mask};
+
     use super::*;
+    use crate::client;
 
     /// The 101 response pinsocket writes for the client's fixed key.
     const SWITCHING: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
@@ -248,8 +253,7 @@ mod floor {
     }
 
     pub(super) async fn accept_loop(listener: TcpListener) {
-        let registry = Arc::new(Registry::default());
-        accept_each(listener, move |stream| serve(stream, registry.clone())).await;
+        accept_each(listener, Arc::new(Registry::default()), serve).await;
     }
 
     fn canned_page() -> &'static [u8] {
@@ -332,14 +336,13 @@ mod floor {
                     }
                     1 if len == 16 => out.extend_from_slice(REPLY_FRAME),
                     1 => {
-                        let payload: Vec<u8> = input[6..6 + len]
-                            .iter()
-                            .zip(input[2..6].iter().cycle())
-                            .map(|(b, m)| b ^ m)
-                            .collect();
+                        let mut payload = input[6..6 + len].to_vec();
+                        apply_mask(&mut payload, [input[2], input[3], input[4], input[5]], 0);
                         if let Some(rest) = payload.strip_prefix(BROADCAST_PREFIX.as_bytes()) {
-                            let mut frame = vec![0x81, rest.len() as u8];
-                            frame.extend_from_slice(rest);
+                            let frame = client::frame(
+                                FrameHeader::new(OpCode::Text, rest.len() as u64),
+                                rest,
+                            );
                             for other in registry.all() {
                                 let _ = other.write_now(&frame);
                             }
@@ -392,15 +395,12 @@ mod fastws {
         listener: TcpListener,
         bcast: Option<broadcast::Sender<Bytes>>,
     ) {
-        accept_each(listener, move |stream| {
-            let bcast = bcast.clone();
-            async move {
-                let service = service_fn(move |req| respond(req, bcast.clone()));
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .with_upgrades()
-                    .await;
-            }
+        accept_each(listener, bcast, |stream, bcast| async move {
+            let service = service_fn(move |req| respond(req, bcast.clone()));
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
         })
         .await;
     }
@@ -528,11 +528,8 @@ mod tungstenite {
         listener: TcpListener,
         bcast: Option<broadcast::Sender<Message>>,
     ) {
-        accept_each(listener, move |stream| {
-            let bcast = bcast.clone();
-            async move {
-                let _ = serve(stream, bcast).await;
-            }
+        accept_each(listener, bcast, |stream, bcast| async move {
+            let _ = serve(stream, bcast).await;
         })
         .await;
     }

@@ -180,17 +180,11 @@ pub(crate) async fn run(plan: &Plan, results: &mut Results) {
     results.idle = plan.idle;
     results.crowd = plan.crowd;
 
-    let mut echo_metrics = vec![Metric::RttP50, Metric::RttP99];
+    let mut echo_metrics = Metric::RTT.to_vec();
     if plan.loads {
-        echo_metrics.extend(CONNS.map(Metric::Rate));
-        echo_metrics.extend(CONNS.map(Metric::CpuPerMessage));
-        echo_metrics.extend([
-            Metric::Handshakes,
-            Metric::CpuPerHandshake,
-            Metric::PagesKeepAlive,
-            Metric::PagesNewConn,
-            Metric::CpuPerPage,
-        ]);
+        echo_metrics.extend(Metric::throughput());
+        echo_metrics.extend(Metric::HANDSHAKES);
+        echo_metrics.extend(Metric::PAGES);
     }
     let servers = start_all(plan, &plan.kinds, App::Echo, results, &echo_metrics);
     if let Some(server) = servers.first() {
@@ -217,7 +211,7 @@ pub(crate) async fn run(plan: &Plan, results: &mut Results) {
                     ));
                     samples.entry(server.kind).or_default().extend(got);
                 }
-                Err(e) => results.fail(server.kind, &[Metric::RttP50, Metric::RttP99], &e),
+                Err(e) => results.fail(server.kind, &Metric::RTT, &e),
             }
         }
     }
@@ -226,8 +220,12 @@ pub(crate) async fn run(plan: &Plan, results: &mut Results) {
             continue;
         }
         all.sort_unstable();
-        results.set(kind, Metric::RttP50, micros(percentile(&all, 50.0)));
-        results.set(kind, Metric::RttP99, micros(percentile(&all, 99.0)));
+        set_percentiles(
+            results,
+            kind,
+            &all,
+            [(Metric::RttP50, 50.0), (Metric::RttP99, 99.0)],
+        );
     }
 
     if plan.loads {
@@ -247,7 +245,7 @@ pub(crate) async fn run(plan: &Plan, results: &mut Results) {
             }
         }
 
-        let metrics = [Metric::Handshakes, Metric::CpuPerHandshake];
+        let metrics = Metric::HANDSHAKES;
         let loads = interleave(plan, &servers, results, &metrics, &progress, |s| {
             metrics::handshakes(s, plan.workers, plan.warmup, plan.window)
         })
@@ -263,14 +261,7 @@ pub(crate) async fn run(plan: &Plan, results: &mut Results) {
             .collect();
         for kind in &plan.kinds {
             if !kind.serves_pages() {
-                results.not_applicable(
-                    *kind,
-                    &[
-                        Metric::PagesKeepAlive,
-                        Metric::PagesNewConn,
-                        Metric::CpuPerPage,
-                    ],
-                );
+                results.not_applicable(*kind, &Metric::PAGES);
             }
         }
         let metrics = [Metric::PagesKeepAlive, Metric::CpuPerPage];
@@ -369,14 +360,7 @@ where
 }
 
 async fn broadcast(plan: &Plan, results: &mut Results, progress: &Progress) {
-    let metrics = [
-        Metric::BroadcastP50,
-        Metric::BroadcastP99,
-        Metric::BroadcastLastP50,
-        Metric::BroadcastLastP99,
-        Metric::BroadcastRate,
-        Metric::CpuPerDelivery,
-    ];
+    let metrics = Metric::BROADCAST;
     let servers = start_all(plan, &plan.kinds, App::Broadcast, results, &metrics);
     let (receivers, warmup, rounds) = plan.broadcast;
     let mut all: HashMap<Kind, (metrics::Broadcast, Rounds)> = HashMap::new();
@@ -428,25 +412,20 @@ async fn broadcast(plan: &Plan, results: &mut Results, progress: &Progress) {
         }
         got.per_receiver.sort_unstable();
         got.last.sort_unstable();
-        results.set(
+        set_percentiles(
+            results,
             kind,
-            Metric::BroadcastP50,
-            micros(percentile(&got.per_receiver, 50.0)),
+            &got.per_receiver,
+            [(Metric::BroadcastP50, 50.0), (Metric::BroadcastP99, 99.0)],
         );
-        results.set(
+        set_percentiles(
+            results,
             kind,
-            Metric::BroadcastP99,
-            micros(percentile(&got.per_receiver, 99.0)),
-        );
-        results.set(
-            kind,
-            Metric::BroadcastLastP50,
-            micros(percentile(&got.last, 50.0)),
-        );
-        results.set(
-            kind,
-            Metric::BroadcastLastP99,
-            micros(percentile(&got.last, 99.0)),
+            &got.last,
+            [
+                (Metric::BroadcastLastP50, 50.0),
+                (Metric::BroadcastLastP99, 99.0),
+            ],
         );
         results.set_rate(kind, Metric::BroadcastRate, &rounds.best);
         results.set(kind, Metric::CpuPerDelivery, rounds.total.cpu_us_per_op());
@@ -455,12 +434,7 @@ async fn broadcast(plan: &Plan, results: &mut Results, progress: &Progress) {
 
 /// Idle memory and the crowd: a fresh server process for each, one at a time.
 async fn memory(plan: &Plan, results: &mut Results, progress: &Progress) {
-    let metrics = [
-        Metric::MemoryPerConn,
-        Metric::CrowdServed,
-        Metric::CrowdBurst,
-        Metric::CrowdRss,
-    ];
+    let metrics = Metric::MEMORY;
     for &kind in &plan.memory_kinds {
         let server = match ServerProc::start(kind, App::Echo, plan.threads, plan.pin) {
             Ok(server) => server,
@@ -493,6 +467,19 @@ async fn memory(plan: &Plan, results: &mut Results, progress: &Progress) {
                 results.fail(kind, &metrics, &e);
             }
         }
+    }
+}
+
+/// Sets each of `rows`, a metric and the percentile it reports, to that
+/// percentile of the sorted `samples`, in microseconds.
+fn set_percentiles(
+    results: &mut Results,
+    kind: Kind,
+    samples: &[Duration],
+    rows: [(Metric, f64); 2],
+) {
+    for (metric, p) in rows {
+        results.set(kind, metric, micros(percentile(samples, p)));
     }
 }
 

@@ -10,6 +10,7 @@ pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
 /// A frame's opcode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum OpCode {
     /// 0x0: continues a fragmented message.
     Continuation,

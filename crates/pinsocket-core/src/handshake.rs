@@ -97,7 +97,7 @@ pub fn validate_upgrade(req: &RequestHead<'_, '_>) -> Result<AcceptKey, Handshak
         return Err(HandshakeError::MissingConnectionUpgrade);
     }
     let mut versions = req.headers_named("sec-websocket-version");
-    match (versions.next().map(crate::http::trim), versions.next()) {
+    match (versions.next().map(crate::http::trim_ows), versions.next()) {
         (Some(b"13"), None) => {}
         _ => return Err(HandshakeError::UnsupportedVersion),
     }
@@ -105,7 +105,7 @@ pub fn validate_upgrade(req: &RequestHead<'_, '_>) -> Result<AcceptKey, Handshak
     let (Some(key), None) = (keys.next(), keys.next()) else {
         return Err(HandshakeError::BadKey);
     };
-    let key = crate::http::trim(key);
+    let key = crate::http::trim_ows(key);
     // 16 bytes are 24 base64 characters with padding; decode_slice needs room
     // for its estimate (18 bytes) even though 16 come out.
     let mut decoded = [0u8; 18];
@@ -160,12 +160,12 @@ pub fn select_protocol<'s>(req: &RequestHead<'_, '_>, supported: &[&'s str]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::{Limits, parse_request};
+    use crate::http::{HeadLimits, parse_request};
     use httparse::EMPTY_HEADER;
 
     fn check(buf: &[u8]) -> Result<AcceptKey, HandshakeError> {
         let mut headers = [EMPTY_HEADER; 16];
-        let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+        let (req, _) = parse_request(buf, &mut headers, &HeadLimits::default())
             .unwrap()
             .unwrap();
         validate_upgrade(&req)
@@ -286,7 +286,7 @@ mod tests {
     fn protocol_is_the_servers_first_choice_among_the_offered() {
         let req = b"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: chat, pinsocket\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n";
         let mut headers = [EMPTY_HEADER; 4];
-        let (req, _) = parse_request(req, &mut headers, &Limits::default())
+        let (req, _) = parse_request(req, &mut headers, &HeadLimits::default())
             .unwrap()
             .unwrap();
         assert_eq!(

@@ -6,16 +6,16 @@ use httparse::Header;
 
 /// Bounds on a request head. Exceeding one is an error with its own status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub struct HeadLimits {
     /// Largest request head (request line and headers), in bytes. Default 8192.
     pub max_head_len: usize,
     /// Longest request target, in bytes. Default 2048.
     pub max_uri_len: usize,
 }
 
-impl Default for Limits {
+impl Default for HeadLimits {
     fn default() -> Self {
-        Limits {
+        HeadLimits {
             max_head_len: 8192,
             max_uri_len: 2048,
         }
@@ -74,7 +74,7 @@ pub struct RequestHead<'b, 'h> {
 pub fn parse_request<'b, 'h>(
     buf: &'b [u8],
     headers: &'h mut [Header<'b>],
-    limits: &Limits,
+    limits: &HeadLimits,
 ) -> Result<Option<(RequestHead<'b, 'h>, usize)>, HttpError> {
     let mut req = httparse::Request::new(headers);
     let status = req.parse(buf).map_err(|e| match e {
@@ -148,7 +148,7 @@ fn target_len_so_far(buf: &[u8]) -> usize {
 
 /// A head that does not fit: blame the target if it alone is too long, else
 /// the headers.
-fn overflow_error(buf: &[u8], limits: &Limits) -> HttpError {
+fn overflow_error(buf: &[u8], limits: &HeadLimits) -> HttpError {
     if target_len_so_far(buf) > limits.max_uri_len {
         HttpError::UriTooLong
     } else {
@@ -180,7 +180,7 @@ impl<'b> RequestHead<'b, '_> {
         self.headers_named(name).any(|value| {
             value
                 .split(|&b| b == b',')
-                .any(|item| trim(item).eq_ignore_ascii_case(token.as_bytes()))
+                .any(|item| trim_ows(item).eq_ignore_ascii_case(token.as_bytes()))
         })
     }
 
@@ -206,7 +206,7 @@ impl<'b> RequestHead<'b, '_> {
         let mut length: Option<u64> = None;
         for value in self.headers_named("content-length") {
             for item in value.split(|&b| b == b',') {
-                let n = parse_decimal(trim(item)).ok_or(HttpError::BadRequest)?;
+                let n = parse_decimal(trim_ows(item)).ok_or(HttpError::BadRequest)?;
                 match length {
                     Some(prev) if prev != n => return Err(HttpError::BadRequest),
                     _ => length = Some(n),
@@ -222,6 +222,7 @@ impl<'b> RequestHead<'b, '_> {
 
 /// How a request body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Body {
     /// `Content-Length` bytes follow the head.
     Length(u64),
@@ -229,8 +230,9 @@ pub enum Body {
     Chunked,
 }
 
-/// Trims optional whitespace (spaces and tabs) from both ends.
-pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+/// Trims HTTP optional whitespace (spaces and tabs, RFC 9110 §5.6.3) from
+/// both ends of a header value or list item.
+pub fn trim_ows(mut s: &[u8]) -> &[u8] {
     while let [b' ' | b'\t', rest @ ..] = s {
         s = rest;
     }
@@ -262,14 +264,14 @@ mod tests {
 
     fn parse(buf: &[u8]) -> Result<Option<usize>, HttpError> {
         let mut headers = [EMPTY_HEADER; 8];
-        parse_request(buf, &mut headers, &Limits::default()).map(|r| r.map(|(_, n)| n))
+        parse_request(buf, &mut headers, &HeadLimits::default()).map(|r| r.map(|(_, n)| n))
     }
 
     #[test]
     fn parses_a_get() {
         let buf = b"GET /led.html?x=1 HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\nrest";
         let mut headers = [EMPTY_HEADER; 8];
-        let (req, n) = parse_request(buf, &mut headers, &Limits::default())
+        let (req, n) = parse_request(buf, &mut headers, &HeadLimits::default())
             .unwrap()
             .unwrap();
         assert_eq!(n, buf.len() - 4);
@@ -346,7 +348,7 @@ mod tests {
     fn tokens_in_lists() {
         let buf = b"GET / HTTP/1.1\r\nConnection: keep-alive, Upgrade\r\nupgrade: h2c\r\nUpgrade:  WebSocket \r\n\r\n";
         let mut headers = [EMPTY_HEADER; 8];
-        let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+        let (req, _) = parse_request(buf, &mut headers, &HeadLimits::default())
             .unwrap()
             .unwrap();
         assert!(req.has_token("connection", "upgrade"));
@@ -365,7 +367,7 @@ mod tests {
         ];
         for (buf, expected) in cases {
             let mut headers = [EMPTY_HEADER; 8];
-            let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+            let (req, _) = parse_request(buf, &mut headers, &HeadLimits::default())
                 .unwrap()
                 .unwrap();
             assert_eq!(req.keep_alive(), expected);
@@ -400,7 +402,7 @@ mod tests {
         ];
         for (buf, expected) in cases {
             let mut headers = [EMPTY_HEADER; 8];
-            let (req, _) = parse_request(buf, &mut headers, &Limits::default())
+            let (req, _) = parse_request(buf, &mut headers, &HeadLimits::default())
                 .unwrap()
                 .unwrap();
             assert_eq!(req.body(), expected);

@@ -6,8 +6,8 @@
 
 use core::fmt::{self, Write};
 
+use crate::board::{Level, Pin};
 use crate::command::{CommandError, Refusal};
-use crate::device::{Level, Pin};
 
 /// The buffer was too small for the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -173,7 +173,7 @@ pub fn encode_refusal(refusal: Refusal<'_>, out: &mut [u8]) -> Result<usize, Ove
 mod tests {
     extern crate std;
     use super::*;
-    use crate::device::{Input, Mode, Output};
+    use crate::board::{Input, Mode, Output};
 
     fn text(out: &[u8], n: usize) -> &str {
         core::str::from_utf8(&out[..n]).unwrap()
@@ -241,8 +241,8 @@ mod tests {
 
     #[test]
     fn refusals_name_the_pin() {
-        use crate::command::parse;
-        use crate::device::resolve_command;
+        use crate::board::resolve_command;
+        use crate::command::parse_command as parse;
         // The whole path: parse, resolve, encode.
         let pins = [Pin {
             name: "led",

@@ -10,8 +10,8 @@ mod fuzz_checks;
 
 use fuzz_checks::{Msg, check_command, check_utf8, cut_points, feed};
 use pinsocket_core::{
-    Close, CloseCode, EMPTY_HEADER, FrameHeader, Limits, MAX_CLOSE_REASON, MAX_HEADER_LEN, OpCode,
-    Role, apply_mask, encode_close_payload, parse_request,
+    Close, CloseCode, EMPTY_HEADER, FrameHeader, HeadLimits, MAX_CLOSE_REASON, MAX_HEADER_LEN,
+    OpCode, Role, apply_mask, encode_close_payload, parse_request,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -280,7 +280,7 @@ proptest! {
         (head, method, target, minor, headers) in request_head(),
         body in vec(any::<u8>(), 0..16),
     ) {
-        let limits = Limits::default();
+        let limits = HeadLimits::default();
         let mut buf = head.clone();
         buf.extend_from_slice(&body);
         for p in 0..head.len() {

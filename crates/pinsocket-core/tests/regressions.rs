@@ -4,20 +4,18 @@
 //! `cargo test -p pinsocket-core --test regressions -- --include-ignored`.
 #![allow(clippy::unwrap_used)]
 
-use pinsocket_core::command::{self, Command, CommandError};
-use pinsocket_core::{EMPTY_HEADER, HttpError, Limits, parse_request};
+use pinsocket_core::{
+    Command, CommandError, EMPTY_HEADER, HeadLimits, HttpError, parse_command, parse_request,
+};
 
 /// `{"ping":1e309}` overflowed to infinity, which `encode_pong` then wrote
 /// as `{"pong":inf}`, not JSON. Fixed: a number out of range is `wrong_type`.
 #[test]
 fn ping_out_of_f64_range_is_refused() {
     for msg in [r#"{"ping":1e309}"#, r#"{"ping":-1e309}"#] {
-        assert_eq!(command::parse(msg), Err(CommandError::WrongType), "{msg}");
+        assert_eq!(parse_command(msg), Err(CommandError::WrongType), "{msg}");
     }
-    assert_eq!(
-        command::parse(r#"{"ping":1e308}"#),
-        Ok(Command::Ping(1e308))
-    );
+    assert_eq!(parse_command(r#"{"ping":1e308}"#), Ok(Command::Ping(1e308)));
 }
 
 /// serde-json-core, called without an unescape buffer, hands strings with
@@ -32,13 +30,13 @@ fn escaped_json_strings_are_never_misread() {
         (r#"{"toggle":"a\\b"}"#, "a\\b"),
     ];
     for (msg, meant) in toggles {
-        match command::parse(msg) {
+        match parse_command(msg) {
             Ok(Command::Toggle(name)) => assert_eq!(name, meant, "{msg}"),
             Ok(other) => panic!("{msg} parsed as {other:?}"),
             Err(e) => assert_eq!(e, CommandError::EscapedName, "{msg}"),
         }
     }
-    match command::parse(r#"{"set":{"le\u0064":true}}"#) {
+    match parse_command(r#"{"set":{"le\u0064":true}}"#) {
         Ok(Command::Set(list)) => assert_eq!(list.as_slice(), [("led", true)]),
         Ok(other) => panic!("parsed as {other:?}"),
         Err(e) => assert_eq!(e, CommandError::EscapedName),
@@ -51,7 +49,7 @@ fn escaped_json_strings_are_never_misread() {
 /// pieces, and accepted when it arrived whole. Fixed: only the target counts.
 #[test]
 fn long_method_is_judged_the_same_however_the_head_arrives() {
-    let limits = Limits::default();
+    let limits = HeadLimits::default();
     let mut head = vec![b'M'; 100];
     head.extend_from_slice(b" /");
     head.resize(head.len() + 1999, b'a');

@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pinsocket_core::{CloseCode, OpCode};
 
-use crate::connection::{Connection, State, encode_shared};
+use crate::connection::{Connection, State, encode_shared, lock};
 
 /// The set of open WebSocket connections of one server.
 ///
@@ -42,11 +42,11 @@ impl Clients {
         self.conns().len()
     }
 
-    /// Connections whose session task is parked.
-    pub(crate) fn parked(&self) -> usize {
+    /// Connections whose session is resting (has no task).
+    pub(crate) fn resting(&self) -> usize {
         self.conns()
             .values()
-            .filter(|c| c.shared.park.is_parked())
+            .filter(|c| c.shared.rest.is_resting())
             .count()
     }
 
@@ -141,16 +141,17 @@ impl Clients {
         crate::connection::now_ms()
     }
 
-    /// One pass of the liveness check: pings connections idle for
-    /// `ping_interval`, times out those whose ping went unanswered for
-    /// `ping_timeout`, drops those that took none of our bytes for
-    /// `send_timeout`, and those whose close took over `close_timeout`.
+    /// One pass of the liveness check: drops connections whose close took
+    /// over `close_timeout` and those that took none of our bytes for
+    /// `send_timeout`, times out those whose ping went unanswered for
+    /// `ping_timeout`, pings those that sent nothing for `ping_interval`,
+    /// and asks those that sent nothing for `rest_after` to rest.
     pub(crate) fn sweep(&self, timeouts: &Timeouts) {
         let now = self.now_ms();
         let interval = duration_ms(timeouts.ping_interval);
         let timeout = duration_ms(timeouts.ping_timeout);
         let send_timeout = duration_ms(timeouts.send_timeout);
-        let park_after = duration_ms(timeouts.park_after);
+        let rest_after = duration_ms(timeouts.rest_after);
         for conn in self.conns().values() {
             let shared = &conn.shared;
             {
@@ -163,7 +164,7 @@ impl Clients {
                     out.state = State::CloseTimedOut;
                     drop(out);
                     tracing::debug!(id = conn.id(), "close timed out: dropping the connection");
-                    shared.wake.notify();
+                    shared.wakeup.notify();
                     continue;
                 }
             }
@@ -182,22 +183,19 @@ impl Clients {
             } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= interval {
                 shared.ping_sent.store(now, Ordering::Relaxed);
                 conn.send_control(OpCode::Ping, b"");
-                shared.wake.notify();
-            } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= park_after
-                && shared.park.request()
+                shared.wakeup.notify();
+            } else if now.saturating_sub(shared.last_rx.load(Ordering::Relaxed)) >= rest_after
+                && shared.rest.request()
             {
-                // Quiet for a while: ask the session to park its task.
-                shared.wake.notify();
+                // Quiet for a while: ask the session to rest.
+                shared.wakeup.notify();
             }
         }
     }
 
-    fn conns(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Connection>> {
+    fn conns(&self) -> MutexGuard<'_, HashMap<u64, Connection>> {
         // The map is only ever inserted into or removed from: always consistent.
-        self.inner
-            .conns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.inner.conns)
     }
 }
 
@@ -208,7 +206,7 @@ pub(crate) struct Timeouts {
     pub(crate) ping_timeout: Duration,
     pub(crate) send_timeout: Duration,
     pub(crate) close_timeout: Duration,
-    pub(crate) park_after: Duration,
+    pub(crate) rest_after: Duration,
 }
 
 fn duration_ms(d: Duration) -> u64 {

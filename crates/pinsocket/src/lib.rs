@@ -24,18 +24,16 @@
 //! - `callbacks`: the callback types, [`Request`] and [`Reject`].
 //! - `response`: HTTP response heads.
 //! - `pages`: the pages compiled in.
-//! - [`device`]: the device server: a board of pins, the hub that keeps
-//!   every client in sync, the failsafe, backends and configuration.
 //!
 //! The protocol itself (HTTP heads, handshake, framing) is the sans-IO
-//! [`pinsocket_core`], re-exported as [`core`].
+//! `pinsocket-core` crate; the device server built on this library is
+//! `pinsocket-device`.
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod callbacks;
 mod clients;
 mod connection;
-pub mod device;
 mod http_conn;
 mod pages;
 mod response;
@@ -47,7 +45,6 @@ pub use callbacks::{Reject, Request};
 pub use clients::Clients;
 pub use connection::{Connection, Prepared, SendError};
 pub use pages::PAGES;
-pub use pinsocket_core as core;
-pub use pinsocket_core::{CloseCode, Limits};
+pub use pinsocket_core::{CloseCode, HeadLimits};
 pub use server::{RunningServer, Server, StopSignals, shutdown_signal};
 pub use static_files::Page;

@@ -1,16 +1,21 @@
-//! The `command` target: `command::parse`, `device::resolve_command` (and
-//! `device::resolve`, which must agree with it), `device::resolve_simulate`
+//! The `command` target: `parse_command`, `resolve_command`, `resolve_simulate`
 //! against a small board, and the JSON encoders on the result.
 //!
 //! Input: a byte whose bits are the board's current levels, then the text
 //! message (invalid UTF-8 is replaced, as only valid text reaches the parser).
 
-use pinsocket_core::command::{
-    self, Command, CommandError, MAX_JSON_LEN, MAX_NAME_SHOWN, MAX_SET, Refusal, SetList,
+use pinsocket_core::{
+    self as core, Command, CommandError, Input, Level, MAX_JSON_LEN, MAX_NAME_SHOWN, MAX_SET, Mode,
+    Output, Pin, Refusal, SetList,
 };
-use pinsocket_core::device::{self, Input, Level, Mode, Output, Pin};
-use pinsocket_core::json;
 use serde_json::Value;
+
+// The board, in a file of its own that the board model's unit tests can
+// include too.
+#[path = "board.rs"]
+mod board;
+
+use board::board;
 
 /// Known leniency of serde-json-core, reported: it takes raw control
 /// characters inside strings, which JSON forbids (RFC 8259 §7). Messages
@@ -18,50 +23,6 @@ use serde_json::Value;
 /// (It also takes numbers JSON does not, like `0324` or `.5`; pings are
 /// checked with Rust's float parser for that.)
 const KNOWN_LENIENCIES: [&str; 1] = ["control character"];
-
-/// Outputs and inputs, some with names that need escaping in JSON.
-fn board() -> [Pin<&'static str>; 6] {
-    let output = Mode::Output(Output::default());
-    let input = Mode::Input(Input::default());
-    [
-        Pin {
-            name: "led",
-            line: 12,
-            mode: output,
-        },
-        Pin {
-            name: "fan",
-            line: 13,
-            mode: Mode::Output(Output {
-                active_low: true,
-                ..Output::default()
-            }),
-        },
-        Pin {
-            name: "button",
-            line: 5,
-            mode: input,
-        },
-        Pin {
-            name: "Relay_2",
-            line: 6,
-            mode: output,
-        },
-        Pin {
-            name: "lamp \"ü\"\n\u{1}",
-            line: 7,
-            mode: output,
-        },
-        Pin {
-            name: "door",
-            line: 8,
-            mode: Mode::Input(Input {
-                active_low: true,
-                ..Input::default()
-            }),
-        },
-    ]
-}
 
 /// Runs the `command` target's checks on one fuzz input.
 pub(crate) fn check_command(data: &[u8]) {
@@ -74,7 +35,7 @@ pub(crate) fn check_command(data: &[u8]) {
         .map(|i| Level::from_bool((bits >> i) & 1 == 1))
         .collect();
 
-    let parsed = command::parse(&msg);
+    let parsed = core::parse_command(&msg);
     check_parse(&msg, &parsed);
     check_event_json(&msg, Level::from_bool(bits & 0x80 != 0));
     let cmd = match parsed {
@@ -84,13 +45,7 @@ pub(crate) fn check_command(data: &[u8]) {
     if let Command::Ping(n) = cmd {
         check_pong_json(n);
     }
-    let resolved = device::resolve_command(&pins, &levels, &cmd);
-    // The old entry point gives the same, without names.
-    assert_eq!(
-        device::resolve(&pins, &levels, &cmd),
-        resolved.map_err(|r| r.error),
-        "{cmd:?}"
-    );
+    let resolved = core::resolve_command(&pins, &levels, &cmd);
     let changes = match resolved {
         Ok(changes) => changes,
         Err(refusal) => {
@@ -123,7 +78,7 @@ pub(crate) fn check_command(data: &[u8]) {
         }
         Command::Ping(_) => assert!(changes.is_empty()),
         Command::Plain(text) => {
-            let switch = command::plain_switch(text);
+            let switch = core::plain_switch(text);
             match changes {
                 [] => assert!(switch.is_none_or(|(name, _)| {
                     !pins
@@ -164,7 +119,7 @@ fn check_simulate(pins: &[Pin<&str>], levels: &mut [Level], list: &SetList<'_>) 
                 Some(p) if p.is_output() => Some(Refusal::naming(CommandError::NotAnInput, name)),
                 Some(_) => None,
             });
-    let changes = match device::resolve_simulate(pins, list) {
+    let changes = match core::resolve_simulate(pins, list) {
         Ok(changes) => {
             assert_eq!(first_bad, None, "{pairs:?}");
             changes
@@ -327,7 +282,7 @@ fn check_resolve_error(pins: &[Pin<&str>], cmd: &Command<'_>, refusal: Refusal<'
 /// smaller one is refused.
 fn encode_exact(
     room: usize,
-    encode: impl Fn(&mut [u8]) -> Result<usize, json::Overflow>,
+    encode: impl Fn(&mut [u8]) -> Result<usize, core::Overflow>,
 ) -> String {
     let mut buf = vec![0u8; room];
     let n = encode(&mut buf).expect("room enough");
@@ -337,7 +292,7 @@ fn encode_exact(
     assert_eq!(&exact[..], text.as_bytes());
     for size in [0, n / 2, n.saturating_sub(1)] {
         if size < n {
-            assert_eq!(encode(&mut vec![0u8; size]), Err(json::Overflow), "{size}");
+            assert_eq!(encode(&mut vec![0u8; size]), Err(core::Overflow), "{size}");
         }
     }
     text
@@ -349,7 +304,7 @@ fn parse_json(text: &str) -> Value {
 
 fn check_event_json(name: &str, level: Level) {
     let text = encode_exact(6 * name.len() + 64, |out| {
-        json::encode_event(name, level, out)
+        core::encode_event(name, level, out)
     });
     let v = parse_json(&text);
     assert_eq!(v["event"]["input"].as_str(), Some(name), "{text}");
@@ -357,7 +312,7 @@ fn check_event_json(name: &str, level: Level) {
 }
 
 fn check_error_json(e: CommandError) {
-    let text = encode_exact(512, |out| json::encode_error(e, out));
+    let text = encode_exact(512, |out| core::encode_error(e, out));
     let v = parse_json(&text);
     assert_eq!(v["error"]["code"].as_str(), Some(e.code()));
     assert_eq!(v["error"]["message"].as_str(), Some(&*e.to_string()));
@@ -367,8 +322,8 @@ fn check_error_json(e: CommandError) {
 /// for one about a pin, the name (cut after MAX_NAME_SHOWN bytes, with
 /// debug escapes) between quotes.
 fn check_refusal_json(refusal: Refusal<'_>) {
-    let text = encode_exact(json::MAX_ERROR_LEN, |out| {
-        json::encode_refusal(refusal, out)
+    let text = encode_exact(core::MAX_ERROR_LEN, |out| {
+        core::encode_refusal(refusal, out)
     });
     let v = parse_json(&text);
     assert_eq!(v["error"]["code"].as_str(), Some(refusal.error.code()));
@@ -387,14 +342,14 @@ fn check_refusal_json(refusal: Refusal<'_>) {
 }
 
 fn check_pong_json(n: f64) {
-    let text = encode_exact(1024, |out| json::encode_pong(n, out));
+    let text = encode_exact(1024, |out| core::encode_pong(n, out));
     let v = parse_json(&text);
     let back = v["pong"].as_f64().expect("pong is a number");
     assert!(close_enough(n, back), "pong {n} came back as {back}");
 }
 
 fn check_state_json(pins: &[Pin<&str>], levels: &[Level], version: u64) {
-    let text = encode_exact(4096, |out| json::encode_state(pins, levels, version, out));
+    let text = encode_exact(4096, |out| core::encode_state(pins, levels, version, out));
     let v = parse_json(&text);
     let state = &v["state"];
     assert_eq!(state["version"].as_u64(), Some(version));

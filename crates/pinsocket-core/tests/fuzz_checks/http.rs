@@ -6,7 +6,7 @@
 //! [`HEAD_LENS`] and [`URI_LENS`]), then the bytes received.
 
 use pinsocket_core::{
-    Body, EMPTY_HEADER, HttpError, Limits, RequestHead, accept_key, is_upgrade_request,
+    Body, EMPTY_HEADER, HeadLimits, HttpError, RequestHead, accept_key, is_upgrade_request,
     parse_request, select_protocol, validate_upgrade, write_switching_protocols,
     write_switching_protocols_with,
 };
@@ -37,11 +37,11 @@ const SUPPORTED: [&str; 3] = ["pinsocket", "chat", "mqtt"];
 /// Tokens `has_token` is asked about.
 const TOKENS: [&str; 6] = ["upgrade", "websocket", "close", "keep-alive", "", "a,b"];
 
-fn limits(selector: u8) -> Limits {
+fn limits(selector: u8) -> HeadLimits {
     if selector & 0x80 == 0 {
-        Limits::default()
+        HeadLimits::default()
     } else {
-        Limits {
+        HeadLimits {
             max_head_len: HEAD_LENS[usize::from(selector & 7)],
             max_uri_len: URI_LENS[usize::from((selector >> 3) & 7)],
         }
@@ -49,7 +49,7 @@ fn limits(selector: u8) -> Limits {
 }
 
 /// Parses with `slots` header slots; the head's length if complete.
-fn parse(buf: &[u8], slots: usize, limits: &Limits) -> Result<Option<usize>, HttpError> {
+fn parse(buf: &[u8], slots: usize, limits: &HeadLimits) -> Result<Option<usize>, HttpError> {
     let mut headers = vec![EMPTY_HEADER; slots];
     parse_request(buf, &mut headers, limits).map(|r| r.map(|(_, n)| n))
 }
@@ -99,7 +99,7 @@ fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
-fn check_head(req: &RequestHead<'_, '_>, n: usize, buf: &[u8], slots: usize, limits: &Limits) {
+fn check_head(req: &RequestHead<'_, '_>, n: usize, buf: &[u8], slots: usize, limits: &HeadLimits) {
     assert!(n <= buf.len() && n <= limits.max_head_len, "length {n}");
     assert!(buf[..n].ends_with(b"\n"), "a head ends with a blank line");
     assert!(
@@ -142,6 +142,7 @@ fn check_head(req: &RequestHead<'_, '_>, n: usize, buf: &[u8], slots: usize, lim
             );
         }
         Ok(None) => assert!(req.header("transfer-encoding").is_none()),
+        Ok(Some(other)) => panic!("a body this check does not know: {other:?}"),
         Err(e) => assert_eq!(e, HttpError::BadRequest),
     }
     check_upgrade(req);

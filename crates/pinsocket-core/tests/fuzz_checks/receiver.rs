@@ -137,6 +137,7 @@ pub(crate) fn feed(input: &[u8], cuts: &[usize], role: Role, max: u64) -> Outcom
                                 Msg::Text(String::from_utf8(buf).expect("text is valid UTF-8"))
                             }
                             DataKind::Binary => Msg::Binary(buf),
+                            other => panic!("a data kind this check does not know: {other:?}"),
                         });
                     }
                 }
@@ -154,6 +155,7 @@ pub(crate) fn feed(input: &[u8], cuts: &[usize], role: Role, max: u64) -> Outcom
                     assert!(c.reason.len() <= MAX_CLOSE_REASON);
                     msgs.push(Msg::Close(c.code.0, c.reason.to_owned()));
                 }
+                other => panic!("an event this check does not know: {other:?}"),
             }
             pending.drain(..consumed);
         }

@@ -1,0 +1,160 @@
+//! A GET or HEAD for a static file, and its answer: the file, `304 Not
+//! Modified`, or an error page, keeping the connection open when it can.
+
+use std::fmt::Write as _;
+use std::io;
+
+use pinsocket_core::Body;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, timeout_at};
+
+use crate::response;
+use crate::server::ServerShared;
+use crate::static_files::{self, Lookup};
+
+/// A request body up to this size on a static route is read and discarded,
+/// keeping the connection; a larger or chunked one ends the connection
+/// after the response, so its bytes are never taken for a request.
+const MAX_DISCARDED_BODY: u64 = 64 * 1024;
+/// Bodies up to this size are written with their head in one call.
+const INLINE_BODY: usize = 16 * 1024;
+
+/// A GET or HEAD request, with nothing borrowed from the buffer.
+pub(super) struct StaticRequest {
+    /// The method is HEAD: send the head without the body.
+    pub(super) head_only: bool,
+    /// The raw request target, e.g. `/led.html?x=1`.
+    pub(super) target: String,
+    /// The client asked to keep the connection open.
+    pub(super) keep_alive: bool,
+    /// The raw `If-None-Match` value, if sent.
+    pub(super) if_none_match: Option<Vec<u8>>,
+    /// The request body's framing, if it has one.
+    pub(super) body: Option<Body>,
+    /// The length of the request head in the buffer.
+    pub(super) len: usize,
+}
+
+/// Answers a GET or HEAD. Returns whether the connection stays open.
+pub(super) async fn serve_static(
+    inner: &ServerShared,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    req: StaticRequest,
+) -> io::Result<bool> {
+    let mut keep_alive = req.keep_alive;
+    let mut consumed = req.len;
+    match req.body {
+        None => {}
+        Some(Body::Length(n)) if n <= MAX_DISCARDED_BODY => {
+            // Read the body and drop it, so the next request starts where it should.
+            let total = req.len + n as usize;
+            let deadline = Instant::now() + inner.config.header_timeout;
+            while buf.len() < total {
+                buf.reserve(total - buf.len());
+                match timeout_at(deadline, stream.read_buf(buf)).await {
+                    Ok(Ok(0)) => return Ok(false),
+                    Err(_elapsed) => {
+                        let bytes =
+                            response::error(408, "request body not received in time", &[], false);
+                        stream.write_all(&bytes).await?;
+                        return Ok(false);
+                    }
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Err(e),
+                }
+            }
+            consumed = total;
+        }
+        Some(_) => keep_alive = false,
+    }
+    let response = match inner.files.lookup(&req.target).await {
+        Lookup::Found(file) => file,
+        Lookup::NotFound => {
+            let bytes = response::error(404, "not found", &[], keep_alive);
+            stream.write_all(head_of(&bytes, req.head_only)).await?;
+            buf.drain(..consumed.min(buf.len()));
+            return Ok(keep_alive);
+        }
+        Lookup::BadRequest(why) => {
+            let bytes = response::error(400, why, &[], false);
+            stream.write_all(head_of(&bytes, req.head_only)).await?;
+            return Ok(false);
+        }
+    };
+    let not_modified = req
+        .if_none_match
+        .as_deref()
+        .is_some_and(|inm| static_files::etag_matches(inm, &response.etag));
+    let mut head = String::with_capacity(256);
+    response::status_line(&mut head, if not_modified { 304 } else { 200 });
+    let _ = write!(
+        head,
+        "ETag: {}\r\nCache-Control: no-cache\r\n",
+        response.etag
+    );
+    if !not_modified {
+        let _ = write!(
+            head,
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            response.content_type, response.len
+        );
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    let mut head = head.into_bytes();
+    if not_modified || req.head_only {
+        stream.write_all(&head).await?;
+    } else {
+        match response.body {
+            static_files::Body::Static(bytes) if bytes.len() <= INLINE_BODY => {
+                head.extend_from_slice(bytes);
+                stream.write_all(&head).await?;
+            }
+            static_files::Body::Static(bytes) => write_all_two(stream, &head, bytes).await?,
+            static_files::Body::Disk(file) => {
+                stream.write_all(&head).await?;
+                let mut body = file.take(response.len);
+                let sent = tokio::io::copy(&mut body, stream).await?;
+                if sent != response.len {
+                    // The file shrank while being sent: the framing is broken.
+                    return Ok(false);
+                }
+            }
+        }
+    }
+    buf.drain(..consumed.min(buf.len()));
+    Ok(keep_alive)
+}
+
+/// Writes `a` then `b` with as few system calls as the socket allows: one
+/// vectored write when both fit in the send buffer.
+async fn write_all_two(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+    while !a.is_empty() {
+        let n = stream
+            .write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])
+            .await?;
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        let from_a = n.min(a.len());
+        a = &a[from_a..];
+        b = &b[n - from_a..];
+    }
+    stream.write_all(b).await
+}
+
+/// The response without its body when answering HEAD (RFC 9110 §9.3.2).
+fn head_of(response: &[u8], head_only: bool) -> &[u8] {
+    if !head_only {
+        return response;
+    }
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |i| i + 4);
+    response.get(..end).unwrap_or(response)
+}

@@ -1,0 +1,17 @@
+//! The command line's helpers: parsing `--listen` and `--log-level`,
+//! setting up the log, the failsafe paragraph of `--help`, and the lines
+//! printed once the server listens.
+//!
+//! One concern to a file: `listen` parses `--listen`, `logging` parses
+//! `--log-level` and sets up the log, `listening` prints where the server
+//! listens, and `help` holds the failsafe paragraph of `--help`.
+
+mod help;
+mod listen;
+mod listening;
+mod logging;
+
+pub(crate) use help::FAILSAFE_HELP;
+pub(crate) use listen::parse_listen;
+pub(crate) use listening::print_listening;
+pub(crate) use logging::{init_logging, parse_log_level};
