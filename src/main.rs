@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use pinsocket_device::{App, Config};
+use pinsocket_device::{App, Config, TlsFiles};
 
 mod cli;
 
@@ -17,6 +17,7 @@ mod cli;
 /// on line 12, at http://127.0.0.1:8080/.
 #[derive(Parser)]
 #[command(name = "pinsocket", version, after_help = cli::FAILSAFE_HELP)]
+#[command(args_conflicts_with_subcommands = true)]
 struct Args {
     /// Where to listen: PORT, HOST:PORT, IP:PORT or [IPv6]:PORT; 0.0.0.0:8080
     /// serves your whole network. [default: `listen` from the config file,
@@ -31,8 +32,8 @@ struct Args {
     #[arg(long, value_name = "ADDR", value_parser = cli::parse_listen)]
     listen: Option<SocketAddr>,
     /// TOML file describing the board: backend (`sim` or `gpio-cdev`),
-    /// chip, `[[output]]` and `[[input]]` pins, `[limits]`,
-    /// `heartbeat_timeout`. See docs/raspberry-pi.toml.
+    /// chip, `[[output]]` and `[[input]]` pins, `failsafe_ping`,
+    /// `failsafe_timeout`, `[limits]`. See docs/raspberry-pi.toml.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Serve pages from this folder instead of the built-in ones (the
@@ -49,6 +50,30 @@ struct Args {
         value_parser = cli::parse_log_level
     )]
     log_level: String,
+    /// Serve https and wss with this PEM certificate chain (the server's
+    /// certificate first), with --tls-key; the address then takes TLS
+    /// only. Overrides `[tls]` in the config file. `pinsocket gen-cert`
+    /// writes a self-signed one.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, RSA or EC).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Turn the access token off: beyond this machine, anyone who can
+    /// reach the server can switch the pins (a warning says so at start).
+    /// Without it, listening beyond loopback requires a token, printed in
+    /// the URLs to open; PINSOCKET_TOKEN or `[access] token` sets it.
+    #[arg(long)]
+    no_auth: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What else `pinsocket` does besides serving.
+#[derive(clap::Subcommand)]
+enum Command {
+    /// Write a self-signed certificate and key for --tls-cert and --tls-key.
+    GenCert(cli::GenCert),
 }
 
 fn main() -> ExitCode {
@@ -63,12 +88,60 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(Command::GenCert(gen_cert)) = &args.command {
+        return cli::gen_cert(gen_cert);
+    }
     cli::init_logging(&args.log_level)?;
-    let config = match &args.config {
+    let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::parse("", Path::new("(built-in)"))?,
     };
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(TlsFiles { cert, key });
+    }
+    if args.no_auth {
+        config.access.auth = Some(false);
+    }
+    limit_connections_to_descriptors(&mut config);
+    let https = config.tls.is_some();
     let app = App::new(config, args.listen, args.www).context("cannot open the board")?;
-    app.run(cli::print_listening)?;
+    let token = app.token.clone();
+    if https {
+        app.run(|bound| cli::print_listening_https(bound, token.as_deref()))?;
+    } else {
+        app.run(|bound| cli::print_listening(bound, token.as_deref()))?;
+    }
     Ok(())
+}
+
+// ---- descriptors -----------------------------------------------------------
+
+/// Raises the soft open-file limit to the hard one (a stock Raspberry Pi
+/// starts programs at 1,024) and, unless `[limits] max_connections` is set,
+/// serves as many connections as that leaves room for
+/// (`ConnectionLimits::max_connections_for`): past them a client gets a 503
+/// at once, and the descriptors never run out.
+fn limit_connections_to_descriptors(config: &mut Config) {
+    let open_files = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(soft) => soft,
+        Err(e) => {
+            tracing::warn!("cannot raise the open-file limit: {e}");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
+        }
+    };
+    let fits = pinsocket_device::ConnectionLimits::max_connections_for(open_files);
+    match config.limits.max_connections {
+        Some(n) if n > fits => tracing::warn!(
+            open_files,
+            "[limits] max_connections = {n} is more than the open-file limit leaves room \
+             for ({fits}): past that, connections may fail instead of getting a 503"
+        ),
+        Some(_) => {}
+        None => config.limits.max_connections = Some(fits),
+    }
+    tracing::debug!(
+        open_files,
+        max_connections = config.limits.max_connections,
+        "connection limit"
+    );
 }

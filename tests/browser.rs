@@ -899,3 +899,59 @@ fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
     }
     Ok(String::from_utf8_lossy(&reply).into_owned())
 }
+
+// ---- access: a device server with a token ----------------------------------
+
+/// A device server that asks for a token, as one listening beyond
+/// loopback does: the printed URL with `?token=` opens the control page
+/// (the token traded for a cookie, and gone from the address bar), the
+/// page's WebSocket carries the cookie, and its switch drives line 12.
+/// The original's pages work the same with the cookie; without it, the
+/// browser gets the page that says what to open.
+#[tokio::test]
+async fn the_printed_url_with_its_token_opens_the_control_page_that_switches_the_led() {
+    browser_test(async {
+        let token = "4f1c0de5a1b2c3d4e5f60718293a4b5c";
+        let board = format!("{LED_BOARD}\n[access]\ntoken = \"{token}\"\n");
+        let device = DeviceUnderTest::start(&board);
+        let browser = Browser::start().await;
+        let web = &browser.client;
+
+        // No token yet: the 401 page.
+        browser.goto(&device.url("/")).await;
+        let body = web
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(body, "Access token needed");
+
+        browser.goto(&device.url(&format!("/?token={token}"))).await;
+        assert_eq!(web.current_url().await.unwrap().as_str(), device.url("/"));
+        browser.wait_text("conn", "connected").await;
+        browser.wait_attr("led-led", "data-level", "low").await;
+        browser.click("out-led").await;
+        wait_line(&device, Level::High).await;
+        browser.wait_attr("led-led", "data-level", "high").await;
+        browser.click("out-led").await;
+        wait_line(&device, Level::Low).await;
+        browser.screenshot("control-with-token.png").await;
+
+        // The original's page, with the cookie alone.
+        browser.goto(&device.url("/led.html")).await;
+        browser.wait_text("status", "connected").await;
+        browser.click("on").await;
+        wait_line(&device, Level::High).await;
+        browser
+            .wait_log_line("the reply to LEDon", "RECEIVED: Reply for LEDon")
+            .await;
+        browser.click("off").await;
+        wait_line(&device, Level::Low).await;
+
+        browser.finish().await;
+        device.shutdown();
+    })
+    .await;
+}

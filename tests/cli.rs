@@ -497,3 +497,174 @@ fn a_stop_signal_right_after_start_is_handled() {
         assert!(log.contains("sim: output led (line 12) -> low"), "{log}");
     }
 }
+
+// ---- access: the token printed and required ---------------------------------
+
+impl Serving {
+    /// Like [`Serving::start`], with `env` set for the server.
+    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Serving {
+        let mut cmd = command(args, None);
+        cmd.envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Serving { child, lines }
+    }
+
+    /// The lines after the first, up to and including the one that says
+    /// the access token is on.
+    fn lines_through_token_note(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            let done = line.starts_with("pinsocket: access token on:");
+            lines.push(line);
+            if done {
+                return lines;
+            }
+        }
+    }
+}
+
+/// The whole response to `raw`, sent to `addr` on a new connection.
+fn http_exchange(addr: SocketAddr, raw: &str) -> String {
+    let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
+    conn.set_read_timeout(Some(LIMIT)).unwrap();
+    conn.write_all(raw.as_bytes()).unwrap();
+    let mut response = String::new();
+    conn.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// The token in a printed `pinsocket: open http://…/?token=T (…)` line.
+fn token_in(line: &str) -> &str {
+    let start = line
+        .find("/?token=")
+        .unwrap_or_else(|| panic!("no token in {line:?}"))
+        + 8;
+    let rest = &line[start..];
+    &rest[..rest.find(' ').unwrap_or(rest.len())]
+}
+
+/// Listening beyond loopback: a random token, printed in every URL to
+/// open; a request without it is 401, the URL sets the cookie, a bearer
+/// token opens the page; a warning says plain HTTP can be read.
+#[test]
+fn beyond_loopback_a_random_token_is_printed_and_required() {
+    let server = Serving::start(&["--listen", "0.0.0.0:0"], None);
+    let bound = server.listening();
+    assert!(bound.ip().is_unspecified());
+    let lines = server.lines_through_token_note();
+    let urls: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.starts_with("pinsocket: open "))
+        .collect();
+    assert!(!urls.is_empty(), "{lines:#?}");
+    let token = token_in(urls[0]).to_owned();
+    assert_eq!(token.len(), 32, "{lines:#?}");
+    assert!(token.bytes().all(|b| b.is_ascii_hexdigit()));
+    for url in &urls {
+        assert_eq!(token_in(url), token, "{lines:#?}");
+    }
+    let local = format!(
+        "pinsocket: open http://127.0.0.1:{}/?token={token} (this machine",
+        bound.port()
+    );
+    assert!(lines.iter().any(|l| l.starts_with(&local)), "{lines:#?}");
+
+    let addr = SocketAddr::from(([127, 0, 0, 1], bound.port()));
+    let request = |target: &str, extra: &str| {
+        http_exchange(
+            addr,
+            &format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"),
+        )
+    };
+    let response = request("/", "");
+    assert!(
+        response.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{response}"
+    );
+    assert!(!response.contains(&token));
+    let response = request(&format!("/?token={token}"), "");
+    assert!(
+        response.starts_with("HTTP/1.1 303 See Other\r\n"),
+        "{response}"
+    );
+    assert!(
+        response.contains(&format!(
+            "\r\nSet-Cookie: pinsocket_token={token}; Path=/; HttpOnly; SameSite=Strict\r\n"
+        )),
+        "{response}"
+    );
+    let response = request("/", &format!("Cookie: pinsocket_token={token}\r\n"));
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    let response = request("/", &format!("Authorization: Bearer {token}\r\n"));
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(response.contains("<title>pinsocket</title>"));
+    let log = server.stop();
+    assert!(
+        log.contains("serving plain HTTP beyond this machine"),
+        "{log}"
+    );
+}
+
+/// PINSOCKET_TOKEN sets the token (on loopback too); --no-auth turns it
+/// off beyond loopback, with a warning.
+#[test]
+fn pinsocket_token_sets_the_token_and_no_auth_turns_it_off() {
+    let token = "my-own-token-0123456789";
+    let server =
+        Serving::start_with_env(&["--listen", "127.0.0.1:0"], &[("PINSOCKET_TOKEN", token)]);
+    let addr = server.listening();
+    let lines = server.lines_through_token_note();
+    assert_eq!(
+        lines[0],
+        format!(
+            "pinsocket: open http://{addr}/?token={token} (this machine only; --listen \
+             0.0.0.0:{} serves your network)",
+            addr.port()
+        )
+    );
+    let get = |extra: &str| {
+        http_exchange(
+            addr,
+            &format!("GET / HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"),
+        )
+    };
+    assert!(get("").starts_with("HTTP/1.1 401 "));
+    let bearer = format!("Authorization: Bearer {token}\r\n");
+    assert!(get(&bearer).starts_with("HTTP/1.1 200 "));
+    let log = server.stop();
+    assert!(!log.contains("WARN"), "loopback: no warnings\n{log}");
+
+    let server = Serving::start(&["--listen", "0.0.0.0:0", "--no-auth"], None);
+    let bound = server.listening();
+    let open = server.line();
+    assert!(open.starts_with("pinsocket: open http://"), "{open}");
+    assert!(!open.contains("token"), "{open}");
+    assert_serves_the_page(SocketAddr::from(([127, 0, 0, 1], bound.port())));
+    let log = server.stop();
+    assert!(log.contains("access token turned off"), "{log}");
+}
+
+/// On loopback, by default: no token, no warning, nothing more to open.
+#[test]
+fn on_loopback_no_token_is_asked_and_nothing_is_warned() {
+    let server = Serving::start(&["--listen", "127.0.0.1:0"], None);
+    let addr = server.listening();
+    assert!(!server.line().contains("token"));
+    assert_serves_the_page(addr);
+    let log = server.stop();
+    assert!(!log.contains("WARN"), "{log}");
+}

@@ -150,6 +150,12 @@ async fn bad_commands_get_an_error_and_change_nothing() {
         (r#"{"jump":1}"#, "bad_command"),
         (r#"{"set":{"led":true},"toggle":"led"}"#, "bad_command"),
         (r#"{"simulate":{"led":true}}"#, "not_an_input"),
+        // Named twice: it would be driven twice, a pulse.
+        (r#"{"set":{"led":true,"led":false}}"#, "duplicate_pin"),
+        (
+            r#"{"simulate":{"button":true,"button":false}}"#,
+            "duplicate_pin",
+        ),
     ];
     for (msg, code) in cases {
         ws.send(msg).await;

@@ -249,3 +249,48 @@ fn the_favicon_is_an_icon_of_16_and_32_pixel_pngs() {
     }
     assert_eq!(sizes, [16, 32]);
 }
+
+/// A client's text is printed by websocket_led with its control characters
+/// escaped: a message holding CR, LF or an ANSI escape cannot forge a line
+/// of the program's output (`WS CLOSED …`) or drive the terminal.
+#[tokio::test]
+async fn websocket_led_prints_client_text_escaped() {
+    let console = websocket_led::Console::capture();
+    let server = start(websocket_led::server_printing_to(
+        websocket_led::Led::default(),
+        console.clone(),
+    ));
+    let mut ws = ws_connect(server.local_addr(), "/").await;
+    let forged = "a\r\nWS CLOSED fake\x1b[2J";
+    send(&mut ws, Message::text(forged)).await;
+    // Answered as ever: the reply is the client's own text, unchanged.
+    assert_eq!(
+        next_message(&mut ws).await,
+        Message::text(format!("Reply for {forged}"))
+    );
+    close_ws(ws).await;
+    server.shutdown();
+    let printed = console.text();
+    let line = printed
+        .lines()
+        .find(|l| l.starts_with("WS RECV TEXT : "))
+        .unwrap_or_else(|| panic!("the message was not printed:\n{printed}"));
+    assert_eq!(line, r"WS RECV TEXT : a\r\nWS CLOSED fake\u{1b}[2J");
+    assert!(
+        !printed.contains(['\r', '\x1b']),
+        "raw control characters printed: {printed:?}"
+    );
+    assert!(
+        !printed.lines().any(|l| l.starts_with("WS CLOSED fake")),
+        "a forged line was printed: {printed:?}"
+    );
+    // Every line is one the program wrote.
+    for l in printed.lines() {
+        assert!(
+            l.starts_with("WS ACCEPT from ")
+                || l.starts_with("WS RECV TEXT : ")
+                || l.starts_with("WS CLOSED 127.0.0.1:"),
+            "{l:?} in {printed:?}"
+        );
+    }
+}

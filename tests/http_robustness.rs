@@ -158,15 +158,19 @@ async fn tolerated_variations_are_served() {
     let addr = server.local_addr();
     for (what, raw, status) in [
         ("bare LF", &b"GET / HTTP/1.1\nHost: x\n\n"[..], 200),
-        ("empty line first", b"\r\nGET / HTTP/1.1\r\n\r\n", 200),
+        (
+            "empty line first",
+            b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            200,
+        ),
         (
             "non-ASCII target",
-            "GET /é HTTP/1.1\r\n\r\n".as_bytes(),
+            "GET /é HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes(),
             404,
         ),
         (
             "percent-encoded non-ASCII target",
-            b"GET /%C3%A9 HTTP/1.1\r\n\r\n",
+            b"GET /%C3%A9 HTTP/1.1\r\nHost: x\r\n\r\n",
             404,
         ),
     ] {
@@ -182,7 +186,7 @@ async fn tolerated_variations_are_served() {
             "{what}"
         );
     }
-    let raw = b"get / HTTP/1.1\r\n\r\n";
+    let raw = b"get / HTTP/1.1\r\nHost: x\r\n\r\n";
     let response = answered_then_closed(addr, "lowercase method", raw, 405).await;
     assert_eq!(response.header("allow"), Some("GET, HEAD"));
     wait_all_gone(&server, WAIT).await;
@@ -219,8 +223,9 @@ async fn header_sections_over_the_limits_are_431() {
 
     // At most 64 header lines.
     let lines = |n: usize| {
-        let mut raw = b"GET / HTTP/1.1\r\n".to_vec();
-        for i in 0..n {
+        // Host is one of the lines (HTTP/1.1 requires it).
+        let mut raw = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+        for i in 1..n {
             raw.extend(format!("X-{i}: {i}\r\n").bytes());
         }
         raw.extend(b"\r\n");
@@ -258,14 +263,14 @@ async fn targets_over_2_kib_are_414() {
     let target = |len: usize| format!("/{}", "t".repeat(len - 1));
     // Exactly at the limit: looked up (and not found), the connection kept.
     let mut conn = HttpConn::connect(addr).await;
-    conn.send(format!("GET {} HTTP/1.1\r\n\r\n", target(2048)).as_bytes())
+    conn.send(format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", target(2048)).as_bytes())
         .await;
     let response = conn.response(false).await;
     assert_eq!(response.status, 404);
     conn.send(&get("/")).await;
     assert_eq!(conn.response(false).await.body, page("index.html"));
     drop(conn);
-    let raw = format!("GET {} HTTP/1.1\r\n\r\n", target(2049));
+    let raw = format!("GET {} HTTP/1.1\r\nHost: x\r\n\r\n", target(2049));
     answered_then_closed(addr, "2049-byte target", raw.as_bytes(), 414).await;
     // A request line that never ends is refused once it is too long.
     let raw = format!("GET {}", target(4000));
@@ -326,16 +331,18 @@ async fn small_bodies_on_static_routes_are_read_and_skipped() {
     let mut raw = Vec::new();
     raw.extend(
         format!(
-            "GET / HTTP/1.1\r\nContent-Length: {}\r\n\r\n{smuggled}",
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n{smuggled}",
             smuggled.len()
         )
         .bytes(),
     );
-    raw.extend(b"HEAD / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n12345");
-    raw.extend(b"GET /missing HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+    raw.extend(b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\n12345");
+    raw.extend(b"GET /missing HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc");
     // The largest body that is read and skipped: 64 KiB.
-    raw.extend(format!("GET /led.html HTTP/1.1\r\nContent-Length: 65536\r\n\r\n{big}").bytes());
-    raw.extend(b"GET / HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+    raw.extend(
+        format!("GET /led.html HTTP/1.1\r\nHost: x\r\nContent-Length: 65536\r\n\r\n{big}").bytes(),
+    );
+    raw.extend(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     conn.send(&raw).await;
     assert_eq!(conn.response(false).await.body, page("index.html"));
     let head = conn.response(true).await;
@@ -357,18 +364,18 @@ async fn large_or_chunked_bodies_end_the_connection_after_the_response() {
     let cases = [
         (
             "body of 64 KiB + 1",
-            format!("GET / HTTP/1.1\r\nContent-Length: 65537\r\n\r\n{smuggled}"),
+            format!("GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 65537\r\n\r\n{smuggled}"),
         ),
         (
             "chunked",
             format!(
-                "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n{smuggled}"
+                "GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n{smuggled}"
             ),
         ),
         (
             "chunked and Content-Length",
             format!(
-                "GET / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+                "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
                  0\r\n\r\n{smuggled}"
             ),
         ),
@@ -389,7 +396,7 @@ async fn a_body_that_never_arrives_gets_408_at_the_header_timeout() {
     // Before sending: the server's clock for the body starts once it has
     // read the head, certainly later.
     let start = Instant::now();
-    conn.send(b"GET / HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc")
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc")
         .await;
     // The request never completed: 408, then the connection ends.
     let response = conn.response(false).await;
@@ -564,12 +571,13 @@ async fn a_slow_second_request_gets_408_from_its_first_byte() {
     // the 408 shows it was the header timeout that ended this one.
     let server = server_with(HEADER_TIMEOUT, NEVER);
     let mut conn = HttpConn::connect(server.local_addr()).await;
-    conn.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(conn.response(false).await.status, 200);
     // Half a head, then nothing. Timed from before sending it: the server's
     // clock starts once it has read the first byte, certainly later.
     let start = Instant::now();
-    conn.send(b"GET /led.html HTTP/1.1\r\nHo").await;
+    conn.send(b"GET /led.html HTTP/1.1\r\nHost: x\r\nX-Ha")
+        .await;
     let response = conn.response(false).await;
     let waited = start.elapsed();
     assert_eq!(response.status, 408);
@@ -586,7 +594,7 @@ async fn half_closed_clients_get_their_answers() {
     let addr = server.local_addr();
     // Two requests, then FIN: both answered, then the server closes.
     let mut conn = HttpConn::connect(addr).await;
-    conn.send(b"GET / HTTP/1.1\r\n\r\nHEAD /led.html HTTP/1.1\r\n\r\n")
+    conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD /led.html HTTP/1.1\r\nHost: x\r\n\r\n")
         .await;
     conn.stream.shutdown().await.unwrap();
     assert_eq!(conn.response(false).await.body, page("index.html"));
@@ -625,7 +633,7 @@ async fn an_idle_keep_alive_connection_is_closed_at_the_keep_alive_timeout() {
         // Before sending: the server's idle clock starts once it has
         // answered, certainly later.
         last_sent = Some(Instant::now());
-        conn.send(b"GET / HTTP/1.1\r\n\r\n").await;
+        conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
         assert_eq!(conn.response(false).await.body, page("index.html"));
     }
     conn.expect_eof().await;

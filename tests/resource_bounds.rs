@@ -14,13 +14,15 @@
 
 mod common;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
     Closes, HttpConn, LenForm, OP_BINARY, OP_CLOSE, OP_CONT, OP_TEXT, RawWs, WAIT, any_port,
-    builtin_page, client_frame, close_payload, echo_builder, encode_frame, get, header_bytes,
-    number_of, numbered, reset, server_frame, start_capturing, upgrade_request, wait_all_gone,
-    wait_until, within,
+    builtin_page, client_frame, close_payload, connect_small_receive_buffer, echo_builder,
+    encode_frame, get, header_bytes, number_of, numbered, reset, server_frame, start_capturing,
+    upgrade_request, wait_all_gone, wait_until, within,
 };
 use pinsocket::{RunningServer, SendError, Server};
 use tokio::io::AsyncWriteExt;
@@ -40,7 +42,8 @@ async fn connections_over_the_limit_get_503_and_the_others_carry_on() {
     let addr = server.local_addr();
     // Three connections: keep-alive HTTP, a WebSocket, and a silent one.
     let mut http = HttpConn::connect(addr).await;
-    http.send(b"GET / HTTP/1.1\r\n\r\n").await;
+    http.send(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await;
     assert_eq!(http.response(false).await.status, 200);
     let mut ws = RawWs::connect(addr, "/").await;
     let silent = HttpConn::connect(addr).await;
@@ -383,5 +386,157 @@ async fn latest_value_broadcasts_coalesce_per_client() {
     assert_eq!(closes.count(), 0);
     drop((slow, fast));
     wait_all_gone(&server, WAIT).await;
+    server.shutdown();
+}
+
+/// Replies a callback queues for each message in the amplification test.
+const REPLIES_PER_MESSAGE: usize = 20;
+/// Bytes of each such reply.
+const REPLY_LEN: usize = 200;
+
+/// A server whose `on_text` answers every message with
+/// [`REPLIES_PER_MESSAGE`] replies of [`REPLY_LEN`] bytes, counting the
+/// messages it was handed.
+fn amplifier(max_send_queue: usize) -> (Server, Arc<AtomicUsize>) {
+    let handled = Arc::new(AtomicUsize::new(0));
+    let counter = handled.clone();
+    let reply = "r".repeat(REPLY_LEN);
+    let server = Server::new()
+        .bind(any_port())
+        .max_send_queue(max_send_queue)
+        .on_text(move |conn, _| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            for _ in 0..REPLIES_PER_MESSAGE {
+                let _ = conn.send_text(&reply);
+            }
+        });
+    (server, handled)
+}
+
+/// `n` bytes of tiny text frames, as a client that wants many replies for
+/// little input sends them (7 bytes each: `{`, masked).
+fn tiny_frames(n: usize) -> Vec<u8> {
+    let frame = client_frame(OP_TEXT, b"{");
+    let count = n / frame.len();
+    frame
+        .iter()
+        .copied()
+        .cycle()
+        .take(count * frame.len())
+        .collect()
+}
+
+/// Until `closes` has a call: the most [`Clients::queued_bytes`] was seen
+/// to hold, sampled every millisecond.
+async fn peak_queued_until_closed(server: &RunningServer, closes: &Closes) -> usize {
+    let deadline = Instant::now() + NEVER;
+    let mut peak = 0;
+    while closes.count() == 0 {
+        peak = peak.max(server.clients().queued_bytes());
+        assert!(Instant::now() < deadline, "no close within {NEVER:?}");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    peak
+}
+
+#[tokio::test]
+async fn replies_to_a_client_that_never_reads_stay_within_its_queue_limit() {
+    // Each 7-byte message asks for 4,000 bytes of replies: without
+    // backpressure within a read, one 64 KiB read would queue 37 MB.
+    const QUEUE: usize = 64 * 1024;
+    const SEND_TIMEOUT: Duration = Duration::from_millis(500);
+    let (builder, handled) = amplifier(QUEUE);
+    let (server, closes, _accepted) = start_capturing(builder.send_timeout(SEND_TIMEOUT));
+    let addr = server.local_addr();
+    let mut flooder = RawWs::tcp(addr).await;
+    flooder.write(&upgrade_request("/")).await;
+    flooder.expect_switching_protocols().await;
+    let frames = tiny_frames(4 << 20);
+    let flooding = tokio::spawn(async move {
+        let _ = flooder.stream.write_all(&frames).await;
+        flooder
+    });
+    // The client takes nothing, so it is dropped at the send timeout; by
+    // then the server has handed over every message it ever will.
+    let peak = peak_queued_until_closed(&server, &closes).await;
+    let reported = closes.wait_for(1, WAIT).await;
+    assert_eq!(reported, [(1008, "client too slow".to_owned())]);
+    flooding.abort();
+    let replied = handled.load(Ordering::Relaxed) * REPLIES_PER_MESSAGE * REPLY_LEN;
+    eprintln!("replies for a client that never read: {replied} bytes, at most {peak} queued");
+    // What the server held: about its queue limit, one message's replies
+    // and the input it held back (one read).
+    assert!(
+        peak <= QUEUE + REPLIES_PER_MESSAGE * (REPLY_LEN + 4) + 64 * 1024,
+        "{peak} bytes queued for a client that never read"
+    );
+    // What it handed over: that, and what the sockets' buffers of both
+    // ends took (a few MiB on loopback), not a whole read's worth.
+    assert!(
+        replied <= 16 << 20,
+        "{replied} bytes of replies for a client that never read"
+    );
+    // Nothing is left counted once it is gone.
+    wait_all_gone(&server, WAIT).await;
+    wait_until("the output budget to be free", WAIT, || {
+        server.clients().queued_bytes() == 0
+    })
+    .await;
+    server.shutdown();
+}
+
+#[tokio::test]
+async fn sends_from_other_threads_stay_within_the_output_budget() {
+    // Four clients that never read, each allowed 1 MiB of queue, and 256
+    // KiB for all together: the budget, not the queue limit, cuts them off.
+    const BUDGET: usize = 256 * 1024;
+    const MESSAGE: usize = 16 * 1024;
+    let (server, closes, accepted) = start_capturing(
+        Server::new()
+            .bind(any_port())
+            .max_send_queue(1 << 20)
+            .output_budget(BUDGET),
+    );
+    let addr = server.local_addr();
+    let mut clients = Vec::new();
+    let mut conns = Vec::new();
+    for _ in 0..4 {
+        let mut stream = connect_small_receive_buffer(addr).await;
+        stream.write_all(&upgrade_request("/")).await.unwrap();
+        clients.push(stream);
+        conns.push(accepted.recv_timeout(WAIT).unwrap());
+    }
+    let message = vec![0x42u8; MESSAGE];
+    let mut peak = 0;
+    let mut refused = 0;
+    let deadline = Instant::now() + NEVER;
+    while refused < conns.len() {
+        refused = 0;
+        for conn in &conns {
+            match conn.send_binary(&message) {
+                Ok(()) => {}
+                Err(SendError::QueueFull | SendError::Closed) => refused += 1,
+                Err(e) => panic!("unexpected {e}"),
+            }
+            peak = peak.max(server.clients().queued_bytes());
+        }
+        assert!(Instant::now() < deadline, "never refused");
+        tokio::task::yield_now().await;
+    }
+    eprintln!("at most {peak} bytes queued on four clients with a {BUDGET}-byte budget");
+    // The budget, give or take one message each (a message always fits
+    // in an empty queue).
+    assert!(peak <= BUDGET + 4 * (MESSAGE + 14), "{peak} bytes queued");
+    let reported = closes.wait_for(4, WAIT).await;
+    assert!(
+        reported.iter().all(|(code, _)| *code == 1008),
+        "{reported:?}"
+    );
+    drop(clients);
+    wait_all_gone(&server, WAIT).await;
+    wait_until("the output budget to be free", WAIT, || {
+        server.clients().queued_bytes() == 0
+    })
+    .await;
     server.shutdown();
 }

@@ -144,6 +144,9 @@ async fn every_client_gets_the_final_state_after_concurrent_changes() {
         board += &format!("[[output]]\nname = \"out{i}\"\nline = {i}\n");
     }
     board += "[[input]]\nname = \"button\"\nline = 17\n";
+    // The togglers switch as fast as they can: far past the per-client
+    // command limit, which is not what this test is about.
+    board += "[limits]\ncommands_per_second = 1000000\ncommand_burst = 1000000\n";
     let app = device_app(&board);
     let sim = app.sim.clone().unwrap();
     let device = app.device.clone();

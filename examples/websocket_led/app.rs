@@ -2,9 +2,9 @@
 //! `LEDOn` / `LEDOff` (any case) switch the [`Led`], every message is
 //! answered `Reply for <msg>`, and the pages are led.html's.
 
-use std::fmt;
-use std::sync::Arc;
+use std::fmt::{self, Write as _};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use pinsocket::{Page, Server};
 
@@ -55,19 +55,65 @@ impl fmt::Display for Led {
     }
 }
 
+/// Where the app prints what clients do: standard output, or for tests a
+/// buffer. Clones share the one place.
+#[derive(Clone, Default)]
+pub(crate) struct Console {
+    /// `None` for standard output.
+    captured: Option<Arc<Mutex<String>>>,
+}
+
+impl Console {
+    /// A console that keeps what is printed, for [`Console::text`].
+    #[allow(dead_code)]
+    pub(crate) fn capture() -> Console {
+        Console {
+            captured: Some(Arc::default()),
+        }
+    }
+
+    /// What a capturing console holds so far.
+    #[allow(dead_code)]
+    pub(crate) fn text(&self) -> String {
+        self.captured
+            .as_ref()
+            .map(|c| c.lock().unwrap_or_else(PoisonError::into_inner).clone())
+            .unwrap_or_default()
+    }
+
+    /// Prints one line.
+    fn line(&self, line: fmt::Arguments<'_>) {
+        match &self.captured {
+            None => println!("{line}"),
+            Some(c) => {
+                let mut c = c.lock().unwrap_or_else(PoisonError::into_inner);
+                let _ = writeln!(c, "{line}");
+            }
+        }
+    }
+}
+
 /// The app's server, not yet bound: its [`PAGES`], and messages up to 256
 /// bytes (the original's limit), each one printed and answered, switching
 /// `led`.
 pub(crate) fn server(led: Led) -> Server {
+    server_printing_to(led, Console::default())
+}
+
+/// [`server`], printing to `console`.
+pub(crate) fn server_printing_to(led: Led, console: Console) -> Server {
+    let (on_accept, on_text, on_close) = (console.clone(), console.clone(), console);
     Server::new()
         .pages(PAGES)
         .max_message_len(256)
-        .on_accept(|conn, _request| {
-            println!("WS ACCEPT from {}", conn.peer_addr());
+        .on_accept(move |conn, _request| {
+            on_accept.line(format_args!("WS ACCEPT from {}", conn.peer_addr()));
             Ok(())
         })
         .on_text(move |conn, msg| {
-            println!("WS RECV TEXT : {msg}");
+            // Shown escaped: the client's text must not forge lines of
+            // this program's output or drive the terminal.
+            on_text.line(format_args!("WS RECV TEXT : {}", Escaped(msg)));
             if msg.eq_ignore_ascii_case("LEDOn") {
                 led.set(true);
             } else if msg.eq_ignore_ascii_case("LEDOff") {
@@ -75,7 +121,37 @@ pub(crate) fn server(led: Led) -> Server {
             }
             let _ = conn.send_text(&format!("Reply for {msg}"));
         })
-        .on_close(|conn, code, _reason| {
-            println!("WS CLOSED {} ({code})", conn.peer_addr());
+        .on_close(move |conn, code, _reason| {
+            on_close.line(format_args!("WS CLOSED {} ({code})", conn.peer_addr()));
         })
+}
+
+/// A client's text as it is printed: on one line and inert in a terminal.
+/// Control characters (CR, LF, ESC, …), the Unicode line separators and
+/// the bidirectional overrides are shown as Rust escapes (`\r`, `\n`,
+/// `\u{1b}`), and a backslash as `\\`, so an escape shown always stands
+/// for one character. Other text, non-ASCII letters included, is shown as
+/// it is.
+struct Escaped<'a>(&'a str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut start = 0;
+        for (i, c) in self.0.char_indices() {
+            let unsafe_char = c == '\\'
+                || c.is_control()
+                || matches!(
+                    c,
+                    '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}'
+                        | '\u{2066}'..='\u{2069}'
+                );
+            if !unsafe_char {
+                continue;
+            }
+            f.write_str(self.0.get(start..i).unwrap_or_default())?;
+            write!(f, "{}", c.escape_debug())?;
+            start = i + c.len_utf8();
+        }
+        f.write_str(self.0.get(start..).unwrap_or_default())
+    }
 }

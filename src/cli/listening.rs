@@ -1,13 +1,39 @@
 //! The lines printed once the server listens: where it listens and the
-//! pages to open, one per network address when it serves every interface.
+//! pages to open, one per network address when it serves every interface,
+//! each with `?token=` when an access token is on; and the warnings about
+//! who can reach it.
 
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Prints where the server listens (`pinsocket: listening on ADDR`, always
 /// the first line) and the pages to open: for 0.0.0.0 and [::], one per
-/// network address of this machine, then the loopback one.
-pub(crate) fn print_listening(bound: SocketAddr) {
+/// network address of this machine, then the loopback one. With `token`,
+/// each page's URL carries it (`?token=…`). Beyond loopback, warns that
+/// plain HTTP can be read on the network.
+pub(crate) fn print_listening(bound: SocketAddr, token: Option<&str>) {
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            "serving plain HTTP beyond this machine: anyone on the network can read the \
+             pages, the commands{} (--tls-cert and --tls-key serve https)",
+            if token.is_some() {
+                " and the access token"
+            } else {
+                ""
+            }
+        );
+    }
+    print_listening_as(bound, "http", token);
+}
+
+/// [`print_listening`] for a server that speaks https and wss: the pages
+/// to open are `https://` ones.
+pub(crate) fn print_listening_https(bound: SocketAddr, token: Option<&str>) {
+    print_listening_as(bound, "https", token);
+}
+
+/// [`print_listening`] with the pages' scheme.
+fn print_listening_as(bound: SocketAddr, scheme: &str, token: Option<&str>) {
     let interfaces = if bound.ip().is_unspecified() {
         match if_addrs::get_if_addrs() {
             Ok(list) => list
@@ -23,7 +49,13 @@ pub(crate) fn print_listening(bound: SocketAddr) {
     } else {
         Vec::new()
     };
-    let text = listening_text(bound, &interfaces, ipv6_any_takes_ipv4());
+    let mut text = listening_text(bound, &interfaces, ipv6_any_takes_ipv4(), token);
+    if scheme != "http" {
+        text = text.replace(
+            "pinsocket: open http://",
+            &format!("pinsocket: open {scheme}://"),
+        );
+    }
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes());
     let _ = out.flush();
@@ -38,17 +70,20 @@ fn ipv6_any_takes_ipv4() -> bool {
 }
 
 /// The lines [`print_listening`] prints, given the machine's (interface
-/// name, address) pairs, loopback excluded.
+/// name, address) pairs, loopback excluded, and the access token if one is
+/// on.
 fn listening_text(
     bound: SocketAddr,
     interfaces: &[(String, IpAddr)],
     ipv6_any_takes_ipv4: bool,
+    token: Option<&str>,
 ) -> String {
     let port = bound.port();
     let mut text = format!("pinsocket: listening on {bound}\n");
+    let query = token.map_or(String::new(), |t| format!("?token={}", url_escaped(t)));
     let mut open = |ip: IpAddr, note: &str| {
         let url = SocketAddr::new(ip, port);
-        text.push_str(&format!("pinsocket: open http://{url}/{note}\n"));
+        text.push_str(&format!("pinsocket: open http://{url}/{query}{note}\n"));
     };
     if !bound.ip().is_unspecified() {
         if bound.ip().is_loopback() {
@@ -65,6 +100,7 @@ fn listening_text(
         } else {
             open(bound.ip(), "");
         }
+        token_note(&mut text, token);
         return text;
     }
     let (v4, v6) = match bound {
@@ -102,7 +138,33 @@ fn listening_text(
     } else {
         open(this_machine, " (this machine)");
     }
+    token_note(&mut text, token);
     text
+}
+
+/// The line after the pages when a token is on: how scripts present it.
+fn token_note(text: &mut String, token: Option<&str>) {
+    if token.is_some() {
+        text.push_str(
+            "pinsocket: access token on: the browser keeps it after the first visit; \
+             scripts send the header Authorization: Bearer TOKEN\n",
+        );
+    }
+}
+
+/// `token` for a URL: every byte but letters, digits and `-._~` escaped
+/// (a random token needs none).
+fn url_escaped(token: &str) -> String {
+    token
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -133,14 +195,14 @@ mod tests {
     #[test]
     fn all_ipv4_interfaces_print_every_network_address_then_loopback() {
         assert_eq!(
-            listening_text(addr("0.0.0.0:8080"), &interfaces(), true),
+            listening_text(addr("0.0.0.0:8080"), &interfaces(), true, None),
             "pinsocket: listening on 0.0.0.0:8080\n\
              pinsocket: open http://192.0.2.2:8080/ (eth0)\n\
              pinsocket: open http://198.51.100.7:8080/ (wlan0)\n\
              pinsocket: open http://127.0.0.1:8080/ (this machine)\n"
         );
         assert_eq!(
-            listening_text(addr("0.0.0.0:8080"), &[], true),
+            listening_text(addr("0.0.0.0:8080"), &[], true, None),
             "pinsocket: listening on 0.0.0.0:8080\n\
              pinsocket: open http://127.0.0.1:8080/ (this machine; no network address found)\n"
         );
@@ -149,7 +211,7 @@ mod tests {
     #[test]
     fn all_ipv6_interfaces_add_ipv4_only_when_the_socket_takes_it() {
         assert_eq!(
-            listening_text(addr("[::]:8080"), &interfaces(), true),
+            listening_text(addr("[::]:8080"), &interfaces(), true, None),
             "pinsocket: listening on [::]:8080\n\
              pinsocket: open http://192.0.2.2:8080/ (eth0)\n\
              pinsocket: open http://198.51.100.7:8080/ (wlan0)\n\
@@ -158,7 +220,7 @@ mod tests {
              pinsocket: open http://127.0.0.1:8080/ (this machine)\n"
         );
         assert_eq!(
-            listening_text(addr("[::]:8080"), &interfaces(), false),
+            listening_text(addr("[::]:8080"), &interfaces(), false, None),
             "pinsocket: listening on [::]:8080\n\
              pinsocket: open http://[2001:db8::2]:8080/ (eth0)\n\
              pinsocket: open http://[fd00::7]:8080/ (wlan0)\n\
@@ -167,20 +229,40 @@ mod tests {
     }
 
     #[test]
+    fn with_a_token_every_page_carries_it_and_scripts_are_told_how() {
+        assert_eq!(
+            listening_text(addr("0.0.0.0:8080"), &interfaces(), true, Some("c0ffee")),
+            "pinsocket: listening on 0.0.0.0:8080\n\
+             pinsocket: open http://192.0.2.2:8080/?token=c0ffee (eth0)\n\
+             pinsocket: open http://198.51.100.7:8080/?token=c0ffee (wlan0)\n\
+             pinsocket: open http://127.0.0.1:8080/?token=c0ffee (this machine)\n\
+             pinsocket: access token on: the browser keeps it after the first visit; \
+             scripts send the header Authorization: Bearer TOKEN\n"
+        );
+        assert_eq!(
+            listening_text(addr("[::1]:9000"), &[], true, Some("a b&c")),
+            "pinsocket: listening on [::1]:9000\n\
+             pinsocket: open http://[::1]:9000/?token=a%20b%26c (this machine only)\n\
+             pinsocket: access token on: the browser keeps it after the first visit; \
+             scripts send the header Authorization: Bearer TOKEN\n"
+        );
+    }
+
+    #[test]
     fn a_specific_address_prints_just_that() {
         assert_eq!(
-            listening_text(addr("192.0.2.2:8080"), &interfaces(), true),
+            listening_text(addr("192.0.2.2:8080"), &interfaces(), true, None),
             "pinsocket: listening on 192.0.2.2:8080\n\
              pinsocket: open http://192.0.2.2:8080/\n"
         );
         assert_eq!(
-            listening_text(addr("127.0.0.1:9000"), &[], true),
+            listening_text(addr("127.0.0.1:9000"), &[], true, None),
             "pinsocket: listening on 127.0.0.1:9000\n\
              pinsocket: open http://127.0.0.1:9000/ (this machine only; \
              --listen 0.0.0.0:9000 serves your network)\n"
         );
         assert_eq!(
-            listening_text(addr("[::1]:9000"), &[], true),
+            listening_text(addr("[::1]:9000"), &[], true, None),
             "pinsocket: listening on [::1]:9000\n\
              pinsocket: open http://[::1]:9000/ (this machine only)\n"
         );

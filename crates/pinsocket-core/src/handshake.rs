@@ -18,8 +18,9 @@ pub enum HandshakeError {
     /// HTTP/1.0 (400): the handshake needs HTTP/1.1.
     #[error("a WebSocket handshake needs HTTP/1.1")]
     NotHttp11,
-    /// No `Host` header (400).
-    #[error("missing Host header")]
+    /// No `Host` header, more than one, or one that is not `host[:port]`
+    /// (400).
+    #[error("missing, repeated or malformed Host header")]
     MissingHost,
     /// `Connection` does not list `Upgrade` (400).
     #[error("Connection header does not list Upgrade")]
@@ -87,7 +88,7 @@ pub fn validate_upgrade(req: &RequestHead<'_, '_>) -> Result<AcceptKey, Handshak
     if req.minor_version < 1 {
         return Err(HandshakeError::NotHttp11);
     }
-    if req.header("host").is_none() {
+    if !matches!(req.host(), Ok(Some(_))) {
         return Err(HandshakeError::MissingHost);
     }
     if !req.has_token("upgrade", "websocket") {
@@ -150,11 +151,23 @@ pub fn write_switching_protocols_with(
 
 /// The first of the server's `supported` subprotocols (in the server's order
 /// of preference) that the client offered in `Sec-WebSocket-Protocol`.
+///
+/// Subprotocol names are compared exactly, case included: RFC 6455 §4.2.2
+/// has the server answer with one of the values the client sent, and a
+/// browser fails the connection when the answer is not one of them, so a
+/// client offering `PINSOCKET` is not answered `pinsocket`.
 pub fn select_protocol<'s>(req: &RequestHead<'_, '_>, supported: &[&'s str]) -> Option<&'s str> {
-    supported
-        .iter()
-        .copied()
-        .find(|p| req.has_token("sec-websocket-protocol", p))
+    supported.iter().copied().find(|p| offers_protocol(req, p))
+}
+
+/// True if a `Sec-WebSocket-Protocol` header lists `protocol`, byte for
+/// byte (surrounding whitespace aside).
+fn offers_protocol(req: &RequestHead<'_, '_>, protocol: &str) -> bool {
+    req.headers_named("sec-websocket-protocol").any(|value| {
+        value
+            .split(|&b| b == b',')
+            .any(|item| crate::http::trim_ows(item) == protocol.as_bytes())
+    })
 }
 
 #[cfg(test)]
@@ -296,5 +309,25 @@ mod tests {
         assert_eq!(select_protocol(&req, &["mqtt"]), Some("mqtt"));
         assert_eq!(select_protocol(&req, &["other"]), None);
         assert_eq!(select_protocol(&req, &[]), None);
+    }
+
+    #[test]
+    fn protocol_names_are_matched_exactly_case_included() {
+        let req = b"GET / HTTP/1.1\r\nSec-WebSocket-Protocol: PINSOCKET, Chat\r\n\r\n";
+        let mut headers = [EMPTY_HEADER; 4];
+        let (req, _) = parse_request(req, &mut headers, &HeadLimits::default())
+            .unwrap()
+            .unwrap();
+        assert_eq!(select_protocol(&req, &["pinsocket", "chat"]), None);
+        assert_eq!(select_protocol(&req, &["chat", "Chat"]), Some("Chat"));
+        assert_eq!(select_protocol(&req, &["PINSOCKET"]), Some("PINSOCKET"));
+    }
+
+    #[test]
+    fn a_repeated_host_is_refused() {
+        let twice = replace("Host: server.example.com\r\n", "Host: a\r\nHost: b\r\n");
+        assert_eq!(check(twice.as_bytes()), Err(HandshakeError::MissingHost));
+        let bad = replace("Host: server.example.com", "Host: a b");
+        assert_eq!(check(bad.as_bytes()), Err(HandshakeError::MissingHost));
     }
 }

@@ -39,13 +39,17 @@ pub enum HttpError {
     /// Not HTTP/1.x (505).
     #[error("HTTP version not supported")]
     VersionNotSupported,
+    /// An HTTP/1.1 request without `Host`, any request with more than one,
+    /// or a `Host` that is not `host[:port]` (400, RFC 9112 §3.2).
+    #[error("a request needs exactly one valid Host header")]
+    BadHost,
 }
 
 impl HttpError {
     /// The status code to answer with.
     pub fn status(self) -> u16 {
         match self {
-            HttpError::BadRequest => 400,
+            HttpError::BadRequest | HttpError::BadHost => 400,
             HttpError::HeadersTooLarge => 431,
             HttpError::UriTooLong => 414,
             HttpError::VersionNotSupported => 505,
@@ -173,6 +177,27 @@ impl<'b> RequestHead<'b, '_> {
             .map(|h| h.value)
     }
 
+    /// The `Host` header's value, trimmed, checked as RFC 9112 §3.2 asks:
+    /// an HTTP/1.1 request has exactly one; an HTTP/1.0 request may have
+    /// none (`Ok(None)`); no request has two; the value is `host[:port]`,
+    /// the host a name, an IPv4 address or a bracketed IPv6 literal (or
+    /// empty). Anything else is [`HttpError::BadHost`], a 400.
+    pub fn host(&self) -> Result<Option<&'b [u8]>, HttpError> {
+        let mut hosts = self.headers_named("host");
+        match (hosts.next(), hosts.next()) {
+            (None, _) if self.minor_version == 0 => Ok(None),
+            (Some(value), None) => {
+                let value = trim_ows(value);
+                if valid_host(value) {
+                    Ok(Some(value))
+                } else {
+                    Err(HttpError::BadHost)
+                }
+            }
+            _ => Err(HttpError::BadHost),
+        }
+    }
+
     /// True if any header named `name` lists `token` among its comma-separated
     /// elements (case-insensitive, optional whitespace), as `Connection` and
     /// `Upgrade` do.
@@ -240,6 +265,60 @@ pub fn trim_ows(mut s: &[u8]) -> &[u8] {
         s = rest;
     }
     s
+}
+
+/// True if `value` is `uri-host [ ":" port ]` (RFC 9110 §7.2): a
+/// bracketed IP literal, or a reg-name / IPv4 address (letters, digits,
+/// `-._~`, sub-delims, `%`-escapes), then optionally `:` and digits.
+fn valid_host(value: &[u8]) -> bool {
+    let (host, port) = match value {
+        [b'[', rest @ ..] => {
+            let Some(end) = rest.iter().position(|&b| b == b']') else {
+                return false;
+            };
+            let (literal, after) = rest.split_at(end);
+            let literal_ok = !literal.is_empty()
+                && literal
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || matches!(b, b':' | b'.' | b'v' | b'V'));
+            if !literal_ok {
+                return false;
+            }
+            // `after` starts with the `]`.
+            (&b""[..], &after[1..])
+        }
+        _ => match value.iter().position(|&b| b == b':') {
+            Some(colon) => (&value[..colon], &value[colon..]),
+            None => (value, &b""[..]),
+        },
+    };
+    let host_ok = host.iter().all(|&b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'%'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+            )
+    });
+    let port_ok = match port {
+        [] => true,
+        [b':', digits @ ..] => digits.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    host_ok && port_ok
 }
 
 fn parse_decimal(s: &[u8]) -> Option<u64> {
@@ -372,6 +451,75 @@ mod tests {
                 .unwrap();
             assert_eq!(req.keep_alive(), expected);
         }
+    }
+
+    #[test]
+    fn host_count_and_syntax_follow_rfc_9112() {
+        fn host(buf: &[u8]) -> Result<Option<&[u8]>, HttpError> {
+            let mut headers = [EMPTY_HEADER; 8];
+            let (req, _) = parse_request(buf, &mut headers, &HeadLimits::default())
+                .unwrap()
+                .unwrap();
+            req.host()
+        }
+        type Case = (&'static [u8], Result<Option<&'static [u8]>, HttpError>);
+        let cases: [Case; 16] = [
+            (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", Ok(Some(b"a"))),
+            (
+                b"GET / HTTP/1.1\r\nhost:  a.b:80 \r\n\r\n",
+                Ok(Some(b"a.b:80")),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+                Ok(Some(b"[::1]:8080")),
+            ),
+            (b"GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n", Ok(Some(b"[::1]"))),
+            (
+                b"GET / HTTP/1.1\r\nHost: 10.0.0.1:\r\n\r\n",
+                Ok(Some(b"10.0.0.1:")),
+            ),
+            (b"GET / HTTP/1.1\r\nHost:\r\n\r\n", Ok(Some(b""))),
+            (b"GET / HTTP/1.0\r\n\r\n", Ok(None)),
+            (b"GET / HTTP/1.0\r\nHost: a\r\n\r\n", Ok(Some(b"a"))),
+            (b"GET / HTTP/1.1\r\n\r\n", Err(HttpError::BadHost)),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.0\r\nHost: a\r\nHOST: b\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a:8x\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: [::1\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: user@a\r\n\r\n",
+                Err(HttpError::BadHost),
+            ),
+        ];
+        for (buf, expected) in cases {
+            assert_eq!(
+                host(buf),
+                expected,
+                "{}",
+                std::string::String::from_utf8_lossy(buf)
+            );
+        }
+        assert_eq!(HttpError::BadHost.status(), 400);
     }
 
     #[test]

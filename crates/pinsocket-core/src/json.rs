@@ -277,6 +277,14 @@ mod tests {
             r#"{"error":{"code":"too_many_pins","message":"at most 16 pins per set or simulate"}}"#
         );
         assert_eq!(
+            refusal_text(Refusal::new(CommandError::DuplicatePin)),
+            r#"{"error":{"code":"duplicate_pin","message":"a pin is named more than once; name each pin at most once per command"}}"#
+        );
+        assert_eq!(
+            refusal_text(Refusal::new(CommandError::RateLimited)),
+            r#"{"error":{"code":"rate_limited","message":"too many commands; this one was not carried out, slow down"}}"#
+        );
+        assert_eq!(
             refusal_text(Refusal::new(CommandError::NotSimulated)),
             r#"{"error":{"code":"not_simulated","message":"this device drives real hardware; inputs cannot be simulated"}}"#
         );
@@ -354,7 +362,7 @@ mod tests {
         assert_eq!(longest, 554);
     }
 
-    const ALL_ERRORS: [CommandError; 11] = [
+    const ALL_ERRORS: [CommandError; 13] = [
         CommandError::BadJson,
         CommandError::BadCommand,
         CommandError::WrongType,
@@ -366,6 +374,8 @@ mod tests {
         CommandError::TooManyPins,
         CommandError::NotAnInput,
         CommandError::NotSimulated,
+        CommandError::DuplicatePin,
+        CommandError::RateLimited,
     ];
 
     #[test]

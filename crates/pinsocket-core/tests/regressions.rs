@@ -75,3 +75,20 @@ fn long_method_is_judged_the_same_however_the_head_arrives() {
         Err(HttpError::UriTooLong)
     );
 }
+
+/// `{"set":{"led":true,"led":false}}` was taken as two changes to one pin,
+/// applied in order: the line was driven high, then low, a pulse the client
+/// never asked for (serde_json, which the fuzz checks compared against,
+/// folds the repeat and hid it). Fixed: a `set` or `simulate` naming a pin
+/// twice is refused whole with `duplicate_pin`.
+#[test]
+fn a_pin_named_twice_is_refused_not_pulsed() {
+    for msg in [
+        r#"{"set":{"led":true,"led":false}}"#,
+        r#"{"set":{"led":false,"fan":true,"led":"low"}}"#,
+        r#"{"simulate":{"button":true,"button":false}}"#,
+    ] {
+        assert_eq!(parse_command(msg), Err(CommandError::DuplicatePin), "{msg}");
+    }
+    assert_eq!(CommandError::DuplicatePin.code(), "duplicate_pin");
+}

@@ -31,15 +31,16 @@ mod hub;
 mod lock;
 mod sim;
 
-pub use app::{App, DEFAULT_MAX_MESSAGE, RunError};
+pub use app::{App, DEFAULT_MAX_MESSAGE, RunError, TOKEN_ENV};
 pub use backend::{Backend, BackendError, EventSink};
 pub use board::Board;
 pub use config::{
-    BackendKind, Config, ConfigError, ConnectionLimits, MIN_MAX_MESSAGE, MIN_SEND_QUEUE,
+    AccessConfig, BackendKind, Config, ConfigError, ConnectionLimits, MIN_MAX_MESSAGE,
+    MIN_SEND_QUEUE, TlsFiles,
 };
 #[cfg(target_os = "linux")]
 pub use gpio_cdev::GpioCdev;
-pub use hub::{Device, PROTOCOL, SafeError, Snapshot};
+pub use hub::{CommandLimits, Device, PROTOCOL, SafeError, Snapshot};
 /// The board model the device is built on, from `pinsocket-core`.
 pub use pinsocket_core::{Input, Level, Mode, Output, Pin, Pull};
 pub use sim::{SimBackend, SimBoard};

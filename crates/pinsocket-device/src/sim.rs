@@ -1,12 +1,18 @@
 //! A simulated board: outputs are remembered and logged; inputs are driven
 //! by [`SimBoard::set_input`] (from a test) or by the clients' `simulate`
 //! command (from the page).
+//!
+//! Every output driven is logged at debug (`sim: output led (line 12) ->
+//! high`), and at info as long as changes come at a person's pace; a storm
+//! of changes is summarised at info, a line a second (see
+//! `hub::log_summary`).
 
 use std::sync::{Arc, Mutex};
 
 use pinsocket_core::{Level, Pin};
 
 use crate::backend::{Backend, BackendError, EventSink};
+use crate::hub::log_summary::ChangeLog;
 use crate::lock::lock;
 
 /// The simulated lines, shared by the backend and its [`SimBoard`] handles.
@@ -17,6 +23,9 @@ struct Lines {
     levels: Vec<Level>,
     /// Outputs that refuse to switch (a simulated fault, for tests).
     faulty: Vec<bool>,
+    /// How many times each output has been driven since the board was
+    /// made, whether or not its level changed.
+    drives: Vec<u64>,
     sink: Option<EventSink>,
 }
 
@@ -31,6 +40,8 @@ pub struct SimBoard {
 #[derive(Debug)]
 pub struct SimBackend {
     lines: Arc<Mutex<Lines>>,
+    /// Outputs driven, at debug each and at info at a bounded rate.
+    log: ChangeLog,
 }
 
 impl SimBoard {
@@ -42,6 +53,7 @@ impl SimBoard {
             numbers: pins.iter().map(|p| p.line).collect(),
             levels: pins.iter().map(|p| p.physical(p.initial())).collect(),
             faulty: vec![false; pins.len()],
+            drives: vec![0; pins.len()],
             sink: None,
         };
         for (pin, level) in pins.iter().zip(&lines.levels) {
@@ -61,9 +73,18 @@ impl SimBoard {
 
     /// The backend for a device; input edges go to `sink`.
     pub fn backend(&self, sink: EventSink) -> SimBackend {
-        lock(&self.lines).sink = Some(sink);
+        let mut lines = lock(&self.lines);
+        lines.sink = Some(sink);
+        let labels = lines
+            .names
+            .iter()
+            .zip(&lines.numbers)
+            .map(|(name, line)| format!("output {name} (line {line})"))
+            .collect();
+        drop(lines);
         SimBackend {
             lines: self.lines.clone(),
+            log: ChangeLog::new("sim: ", labels),
         }
     }
 
@@ -79,6 +100,16 @@ impl SimBoard {
         let lines = lock(&self.lines);
         let i = lines.numbers.iter().position(|n| *n == line)?;
         lines.levels.get(i).copied()
+    }
+
+    /// How many times the device has driven the output named `name` since
+    /// the board was made, whether or not its level changed: a test can
+    /// tell that a command drove nothing, or that a line was not pulsed
+    /// (driven away and back between two looks at its level).
+    pub fn drive_count(&self, name: &str) -> Option<u64> {
+        let lines = lock(&self.lines);
+        let i = lines.names.iter().position(|n| n == name)?;
+        lines.drives.get(i).copied()
     }
 
     /// Drives the input named `name` to a physical `level`, as a button or
@@ -125,9 +156,9 @@ impl SimBoard {
 impl Backend for SimBackend {
     fn set_output(&mut self, pin: usize, level: Level) -> Result<(), BackendError> {
         let mut lines = lock(&self.lines);
-        let name = lines.names.get(pin).cloned().unwrap_or_default();
-        let line = lines.numbers.get(pin).copied().unwrap_or_default();
         if lines.faulty.get(pin).copied().unwrap_or(false) {
+            let name = lines.names.get(pin).map_or("", String::as_str);
+            let line = lines.numbers.get(pin).copied().unwrap_or_default();
             return Err(BackendError::new(format!(
                 "sim: output {name} (line {line}) is faulty (simulated)"
             )));
@@ -137,7 +168,11 @@ impl Backend for SimBackend {
             .get_mut(pin)
             .ok_or_else(|| BackendError::new(format!("sim: no pin {pin}")))?;
         *slot = level;
-        tracing::info!("sim: output {name} (line {line}) -> {}", level.as_str());
+        if let Some(count) = lines.drives.get_mut(pin) {
+            *count += 1;
+        }
+        drop(lines);
+        self.log.changed(pin, level);
         Ok(())
     }
 

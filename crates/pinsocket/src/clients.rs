@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use pinsocket_core::{CloseCode, OpCode};
 
-use crate::connection::{Connection, State, encode_shared, lock};
+use crate::connection::{Connection, OutputBudget, State, encode_shared, lock};
 
 /// The set of open WebSocket connections of one server.
 ///
@@ -23,7 +23,13 @@ pub struct Clients {
 struct Registry {
     conns: Mutex<HashMap<u64, Connection>>,
     next_id: AtomicU64,
+    /// What every registered connection queues is counted here.
+    budget: Arc<OutputBudget>,
 }
+
+/// The default of [`Server::output_budget`](crate::Server::output_budget):
+/// 64 MiB, a sixteenth of a 1 GiB board's memory.
+pub(crate) const DEFAULT_OUTPUT_BUDGET: usize = 64 << 20;
 
 impl Default for Clients {
     fn default() -> Self {
@@ -31,6 +37,7 @@ impl Default for Clients {
             inner: Arc::new(Registry {
                 conns: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(1),
+                budget: Arc::new(OutputBudget::new(DEFAULT_OUTPUT_BUDGET)),
             }),
         }
     }
@@ -48,6 +55,25 @@ impl Clients {
             .values()
             .filter(|c| c.shared.rest.is_resting())
             .count()
+    }
+
+    /// Bytes waiting to be written to all the open WebSockets together:
+    /// queued, being written, or held back as input while a client's
+    /// replies back up. Bounded by
+    /// [`Server::output_budget`](crate::Server::output_budget) (give or take
+    /// one message per client); 0 once every client has left.
+    pub fn queued_bytes(&self) -> usize {
+        self.inner.budget.used()
+    }
+
+    /// The output budget of every registered connection.
+    pub(crate) fn budget(&self) -> &OutputBudget {
+        &self.inner.budget
+    }
+
+    /// Sets the limit of the output budget (see `Server::output_budget`).
+    pub(crate) fn set_output_budget(&self, bytes: usize) {
+        self.inner.budget.set_limit(bytes);
     }
 
     /// True if no WebSocket is open.
@@ -152,14 +178,14 @@ impl Clients {
         let timeout = duration_ms(timeouts.ping_timeout);
         let send_timeout = duration_ms(timeouts.send_timeout);
         let rest_after = duration_ms(timeouts.rest_after);
+        let close_timeout = duration_ms(timeouts.close_timeout);
         for conn in self.conns().values() {
             let shared = &conn.shared;
             {
                 let mut out = conn.outbox();
                 if out.state == State::Closing
-                    && out
-                        .closing_since
-                        .is_some_and(|t| t.elapsed() >= timeouts.close_timeout)
+                    && out.closing_since != 0
+                    && now.saturating_sub(out.closing_since) >= close_timeout
                 {
                     out.state = State::CloseTimedOut;
                     drop(out);
@@ -222,7 +248,10 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
+    /// Registers `conn`, which from now on queues within the server's
+    /// output budget.
     pub(crate) fn new(clients: &Clients, conn: &Connection) -> Registration {
+        conn.join_budget(&clients.inner.budget);
         clients.insert(conn.clone());
         Registration {
             clients: clients.clone(),

@@ -21,9 +21,12 @@
 //! - `session`: one WebSocket: read, dispatch, write, close.
 //! - `connection`: the [`Connection`] handle and its send queue.
 //! - `clients`: the set of open WebSockets, broadcast, the ping sweep.
+//! - `access`: [`Access`], who may use the server: Host, Origin, token.
 //! - `callbacks`: the callback types, [`Request`] and [`Reject`].
 //! - `response`: HTTP response heads.
 //! - `pages`: the pages compiled in.
+//! - `tls`: https and wss (the `tls` feature), a TLS terminator in
+//!   front of the plain server.
 //!
 //! The protocol itself (HTTP heads, handshake, framing) is the sans-IO
 //! `pinsocket-core` crate; the device server built on this library is
@@ -31,6 +34,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod access;
 mod callbacks;
 mod clients;
 mod connection;
@@ -40,7 +44,9 @@ mod response;
 mod server;
 mod session;
 mod static_files;
+mod tls;
 
+pub use access::Access;
 pub use callbacks::{Reject, Request};
 pub use clients::Clients;
 pub use connection::{Connection, Prepared, SendError};
@@ -48,3 +54,5 @@ pub use pages::PAGES;
 pub use pinsocket_core::{CloseCode, HeadLimits};
 pub use server::{RunningServer, Server, StopSignals, shutdown_signal};
 pub use static_files::Page;
+#[cfg(feature = "tls")]
+pub use tls::TlsConfig;

@@ -8,14 +8,17 @@ pub(crate) fn reason(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
+        303 => "See Other",
         304 => "Not Modified",
         400 => "Bad Request",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        421 => "Misdirected Request",
         426 => "Upgrade Required",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
@@ -27,11 +30,21 @@ pub(crate) fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Starts a response head: status line, `Date` and `Server`.
+/// The headers every response but the `101` carries, after `Server`: no
+/// page of this server may be framed by another site (clickjacking a
+/// switch), in old browsers (`X-Frame-Options`) and new
+/// (`frame-ancestors`), and no response is sniffed into another type.
+const SECURITY_HEADERS: &str = "X-Frame-Options: DENY\r\n\
+    Content-Security-Policy: frame-ancestors 'none'\r\n\
+    X-Content-Type-Options: nosniff\r\n";
+
+/// Starts a response head: status line, `Date`, `Server` and the
+/// [`SECURITY_HEADERS`].
 pub(crate) fn status_line(out: &mut String, status: u16) {
     let _ = write!(out, "HTTP/1.1 {status} {}\r\nDate: ", reason(status));
     with_date_now(|date| out.push_str(date));
     out.push_str("\r\nServer: pinsocket\r\n");
+    out.push_str(SECURITY_HEADERS);
 }
 
 thread_local! {
@@ -56,7 +69,7 @@ fn with_date_now(f: impl FnOnce(&str)) {
 /// given (each `Name: value`); with `keep_alive` false it announces
 /// `Connection: close`.
 pub(crate) fn error(status: u16, message: &str, extra: &[&str], keep_alive: bool) -> Vec<u8> {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(384 + message.len());
     status_line(&mut out, status);
     for header in extra {
         out.push_str(header);
@@ -71,6 +84,21 @@ pub(crate) fn error(status: u16, message: &str, extra: &[&str], keep_alive: bool
         } else {
             "Connection: close\r\n"
         }
+    );
+    out.into_bytes()
+}
+
+/// `401 Unauthorized` with the HTML `page` saying how to get in, closing
+/// the connection.
+pub(crate) fn unauthorized(page: &str) -> Vec<u8> {
+    let mut out = String::with_capacity(256 + page.len());
+    status_line(&mut out, 401);
+    let _ = write!(
+        out,
+        "WWW-Authenticate: Bearer realm=\"pinsocket\"\r\nCache-Control: no-store\r\n\
+         Content-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{page}",
+        page.len()
     );
     out.into_bytes()
 }
@@ -135,6 +163,9 @@ mod tests {
         assert!(r.contains("\r\nAllow: GET, HEAD\r\n"));
         assert!(r.contains("\r\nContent-Length: 8\r\n"));
         assert!(r.ends_with("\r\nConnection: close\r\n\r\nuse GET\n"));
+        assert!(r.contains("\r\nX-Frame-Options: DENY\r\n"), "{r}");
+        assert!(r.contains("\r\nContent-Security-Policy: frame-ancestors 'none'\r\n"));
+        assert!(r.contains("\r\nX-Content-Type-Options: nosniff\r\n"));
         let r = String::from_utf8(error(404, "not found", &[], true)).unwrap();
         assert!(
             r.ends_with("\r\nContent-Length: 10\r\n\r\nnot found\n"),

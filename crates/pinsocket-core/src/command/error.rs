@@ -49,6 +49,17 @@ pub enum CommandError {
     /// does, when its backend is not the simulation.
     #[error("this device drives real hardware; inputs cannot be simulated")]
     NotSimulated,
+    /// A `set` or `simulate` naming the same pin more than once
+    /// (`duplicate_pin`), e.g. `{"set":{"led":true,"led":false}}`. Carried
+    /// out in order it would drive the line twice, a pulse nobody asked
+    /// for; nothing changes instead.
+    #[error("a pin is named more than once; name each pin at most once per command")]
+    DuplicatePin,
+    /// The client sent commands faster than the device takes them
+    /// (`rate_limited`): this one was not carried out. The core never
+    /// returns it from parsing; the server does.
+    #[error("too many commands; this one was not carried out, slow down")]
+    RateLimited,
 }
 
 impl CommandError {
@@ -66,6 +77,8 @@ impl CommandError {
             CommandError::TooManyPins => "too_many_pins",
             CommandError::NotAnInput => "not_an_input",
             CommandError::NotSimulated => "not_simulated",
+            CommandError::DuplicatePin => "duplicate_pin",
+            CommandError::RateLimited => "rate_limited",
         }
     }
 }

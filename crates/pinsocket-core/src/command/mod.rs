@@ -73,7 +73,7 @@ pub enum Command<'a> {
 /// bad JSON, or a value of the wrong type, found while reading (in the
 /// message's order); not exactly one command; then, for the command's own
 /// value: bad JSON in a string, a wrong level, too many pins, an escaped
-/// name.
+/// name, a pin named twice.
 pub fn parse_command(msg: &str) -> Result<Command<'_>, CommandError> {
     let trimmed = msg.trim_start();
     if !trimmed.starts_with('{') {

@@ -10,8 +10,8 @@ use super::raw_string::{level_string, name_fault};
 use super::{CommandError, MAX_SET};
 
 /// The (pin, level) pairs of a `set` or `simulate` command, in order;
-/// `true` is high. A pin named twice appears twice (the last one wins when
-/// applied in order).
+/// `true` is high. Each pin is named at most once: a list that names one
+/// twice is refused ([`CommandError::DuplicatePin`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SetList<'a> {
     items: [(&'a str, bool); MAX_SET],
@@ -27,6 +27,20 @@ impl<'a> SetList<'a> {
     /// The pairs.
     pub fn as_slice(&self) -> &[(&'a str, bool)] {
         self.items.get(..self.len).unwrap_or_default()
+    }
+
+    /// True if a name appears twice. Names reaching here hold no escape
+    /// (those are refused first), so equal text is the same name. At most
+    /// [`MAX_SET`] names: comparing every pair costs less than sorting.
+    fn has_duplicate(&self) -> bool {
+        let pairs = self.as_slice();
+        pairs.iter().enumerate().any(|(i, (name, _))| {
+            pairs
+                .get(i + 1..)
+                .unwrap_or_default()
+                .iter()
+                .any(|(other, _)| other == name)
+        })
     }
 }
 
@@ -56,12 +70,13 @@ impl<'a> RawList<'a> {
     }
 
     /// The list, or why it is refused: bad JSON, then a wrong level, then
-    /// too many pins, then an escaped name.
+    /// too many pins, then an escaped name, then a pin named twice.
     pub(super) fn finish(self) -> Result<SetList<'a>, CommandError> {
         match self.fault {
             Some(e @ (CommandError::BadJson | CommandError::WrongType)) => Err(e),
             _ if self.count > MAX_SET => Err(CommandError::TooManyPins),
             Some(e) => Err(e),
+            None if self.list.has_duplicate() => Err(CommandError::DuplicatePin),
             None => Ok(self.list),
         }
     }

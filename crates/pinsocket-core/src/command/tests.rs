@@ -263,3 +263,58 @@ fn json_keys_are_case_sensitive() {
     // Names are taken as written; the board decides whether they exist.
     assert_eq!(set_list(r#"{"set":{"LED":true}}"#), [("LED", true)]);
 }
+
+/// A pin named twice in one `set` would drive its line twice, a pulse the
+/// client never meant: the whole command is refused instead.
+#[test]
+fn a_pin_named_twice_is_refused() {
+    for msg in [
+        r#"{"set":{"led":true,"led":false}}"#,
+        r#"{"set":{"led":true,"led":true}}"#,
+        r#"{"set":{"led":"high","fan":false,"led":"low"}}"#,
+        r#"{ "set" : { "a":true, "b":true, "c":true, "b" : false } }"#,
+        r#"{"simulate":{"button":true,"button":false}}"#,
+        r#"{"simulate":{"door":"low","button":true,"door":"high"}}"#,
+    ] {
+        assert_eq!(parse(msg), Err(CommandError::DuplicatePin), "{msg}");
+    }
+    // Sixteen names, the last a repeat of the first.
+    let msg = many_pins("set", MAX_SET - 1, r#","p0":false"#);
+    assert_eq!(parse(&msg), Err(CommandError::DuplicatePin), "{msg}");
+    // Names differing only in case are different pins.
+    assert_eq!(
+        set_list(r#"{"set":{"led":true,"LED":false}}"#),
+        [("led", true), ("LED", false)]
+    );
+    // Faults found while reading the list come first: bad JSON, a wrong
+    // level, too many pins, an escaped name.
+    let first = [
+        (r#"{"set":{"led":true,"led":tru}}"#, CommandError::BadJson),
+        (
+            r#"{"set":{"led":true,"led":"up"}}"#,
+            CommandError::WrongType,
+        ),
+        (
+            r#"{"set":{"led":true,"le\u0064":false}}"#,
+            CommandError::EscapedName,
+        ),
+        (
+            r#"{"set":{"le\u0064":true,"le\u0064":false}}"#,
+            CommandError::EscapedName,
+        ),
+    ];
+    for (msg, err) in first {
+        assert_eq!(parse(msg), Err(err), "{msg}");
+    }
+    assert_eq!(
+        parse(&many_pins("set", MAX_SET + 1, r#","p0":true"#)),
+        Err(CommandError::TooManyPins)
+    );
+    let err = CommandError::DuplicatePin;
+    assert_eq!(err.code(), "duplicate_pin");
+    assert_eq!(
+        std::format!("{err}"),
+        "a pin is named more than once; name each pin at most once per command"
+    );
+    assert_eq!(CommandError::RateLimited.code(), "rate_limited");
+}

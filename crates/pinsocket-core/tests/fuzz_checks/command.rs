@@ -174,6 +174,7 @@ fn check_parse(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
             assert!(msg.matches(':').count() > MAX_SET, "{msg:?}");
         }
     }
+    check_duplicates(msg, parsed);
     let Ok(cmd) = parsed else {
         return;
     };
@@ -216,23 +217,170 @@ fn valid_json(msg: &str) -> bool {
 }
 
 /// An accepted `set` / `simulate` list against serde_json's reading of the
-/// same object: every pair there, each pin's last level as JSON reads it
-/// (`true` / `"high"` high, `false` / `"low"` low, exactly).
+/// same object: every pair there, once, with its level as JSON reads it
+/// (`true` / `"high"` high, `false` / `"low"` low, exactly). serde_json
+/// folds a repeated key into one, so the pairs must be as many as its keys:
+/// a list that names a pin twice is never accepted (see
+/// [`check_duplicates`]).
 fn check_list(object: &serde_json::Map<String, Value>, key: &str, list: &SetList<'_>) {
     let list = list.as_slice();
     assert!(list.len() <= MAX_SET);
     let map = object[key].as_object().expect("a list takes an object");
+    assert_eq!(list.len(), map.len(), "a pin named twice: {list:?}");
     for (name, value) in map {
-        let level = match value {
-            Value::Bool(high) => Some(*high),
-            Value::String(s) if s == "high" => Some(true),
-            Value::String(s) if s == "low" => Some(false),
-            _ => None,
-        };
-        let last = list.iter().rev().find(|(n, _)| n == name);
-        assert_eq!(last.map(|(_, b)| *b), level, "{name:?}: {value}");
+        let mut named = list.iter().filter(|(n, _)| n == name);
+        let level = named.next().map(|(_, b)| *b);
+        assert!(named.next().is_none(), "{name:?} named twice");
+        assert_eq!(level, as_level(value), "{name:?}: {value}");
     }
-    assert!(list.iter().all(|(n, _)| map.contains_key(*n)));
+}
+
+/// A level as JSON reads it: `true` / `"high"` high, `false` / `"low"`
+/// low, exactly; anything else is none.
+fn as_level(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(high) => Some(*high),
+        Value::String(s) if s == "high" => Some(true),
+        Value::String(s) if s == "low" => Some(false),
+        _ => None,
+    }
+}
+
+/// A pin named twice in one `set` or `simulate` is refused with
+/// `duplicate_pin`, never accepted and never skipped: serde_json takes
+/// repeated keys (the last wins), so its reading cannot be compared with an
+/// accepted list. Here the keys are read from the text, decoded, one by one.
+///
+/// - `duplicate_pin` is said only of valid JSON holding one list command
+///   whose object repeats a name;
+/// - such a message with no other fault (every name without escapes, at
+///   most [`MAX_SET`] pairs, every value a level) is refused with
+///   `duplicate_pin`, and with some error in any case.
+fn check_duplicates(msg: &str, parsed: &Result<Command<'_>, CommandError>) {
+    let refused = *parsed == Err(CommandError::DuplicatePin);
+    if refused {
+        assert!(valid_json(msg), "duplicate_pin for invalid JSON {msg:?}");
+    }
+    if serde_json::from_str::<Value>(msg).is_err() {
+        return;
+    }
+    // One command key, `set` or `simulate`, whose value is an object.
+    let pairs = match object_pairs(msg).as_deref() {
+        Some([(key, value)]) if (key == "set" || key == "simulate") && value.starts_with('{') => {
+            object_pairs(value)
+        }
+        _ => None,
+    };
+    let Some(pairs) = pairs else {
+        assert!(!refused, "duplicate_pin for {msg:?}");
+        return;
+    };
+    let decoded: Vec<String> = pairs
+        .iter()
+        .map(|(name, _)| serde_json::from_str(&format!("\"{name}\"")).expect("a valid name"))
+        .collect();
+    let duplicated = decoded
+        .iter()
+        .enumerate()
+        .any(|(i, name)| decoded[i + 1..].contains(name));
+    assert!(
+        !refused || duplicated,
+        "duplicate_pin for {msg:?}, which names no pin twice"
+    );
+    if !duplicated {
+        return;
+    }
+    assert!(parsed.is_err(), "a pin named twice accepted: {msg:?}");
+    let clean = pairs.len() <= MAX_SET
+        && pairs.iter().all(|(name, value)| {
+            !name.contains('\\')
+                && serde_json::from_str::<Value>(value)
+                    .ok()
+                    .as_ref()
+                    .and_then(as_level)
+                    .is_some()
+        });
+    if clean {
+        assert_eq!(*parsed, Err(CommandError::DuplicatePin), "{msg:?}");
+    }
+}
+
+/// The pairs of the JSON object that `text` (valid JSON) opens with, in
+/// order, repeats kept: each name as written (escapes and all) and its
+/// value's text. `None` if `text` is not an object.
+fn object_pairs(text: &str) -> Option<Vec<(String, &str)>> {
+    let text = text.trim_start();
+    let bytes = text.as_bytes();
+    if bytes.first() != Some(&b'{') {
+        return None;
+    }
+    let mut pairs = Vec::new();
+    let mut i = 1;
+    loop {
+        let rest = text[i..].trim_start();
+        i = text.len() - rest.len();
+        match bytes.get(i) {
+            Some(b'"') => {}
+            Some(b',') => {
+                i += 1;
+                continue;
+            }
+            _ => return Some(pairs),
+        }
+        let name_end = string_end(bytes, i);
+        let name = text[i + 1..name_end - 1].to_owned();
+        let after = text[name_end..]
+            .trim_start()
+            .strip_prefix(':')?
+            .trim_start();
+        let start = text.len() - after.len();
+        let end = value_end(bytes, start);
+        pairs.push((name, text[start..end].trim_end()));
+        i = end;
+    }
+}
+
+/// Just past the closing quote of the JSON string opening at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The end of the JSON value starting at `start`: a string, a nested
+/// object or array, or a scalar up to the next `,` or `}`.
+fn value_end(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i = string_end(bytes, i);
+                if depth == 0 {
+                    return i;
+                }
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' if depth == 0 => return i,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            b',' if depth == 0 => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// Splits an accepted ping into the message with its number replaced by `0`

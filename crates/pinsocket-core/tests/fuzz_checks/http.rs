@@ -125,6 +125,7 @@ fn check_head(req: &RequestHead<'_, '_>, n: usize, buf: &[u8], slots: usize, lim
             assert_eq!(has, req.has_token(name, &token.to_ascii_uppercase()));
         }
     }
+    check_host(req);
     let keep_alive = req.keep_alive();
     if req.header("connection").is_none() {
         assert_eq!(keep_alive, req.minor_version == 1);
@@ -148,6 +149,37 @@ fn check_head(req: &RequestHead<'_, '_>, n: usize, buf: &[u8], slots: usize, lim
     check_upgrade(req);
 }
 
+/// `host()` agrees with the Host lines: one valid line (none for HTTP/1.0)
+/// or a 400.
+fn check_host(req: &RequestHead<'_, '_>) {
+    let lines: Vec<&[u8]> = req.headers_named("host").collect();
+    match req.host() {
+        Ok(Some(value)) => {
+            assert_eq!(lines.len(), 1);
+            assert_eq!(value, trim(lines[0]));
+            assert!(
+                value
+                    .iter()
+                    .all(|&b| b.is_ascii_graphic() && !b"/?#@\"<>\\^`{|}".contains(&b)),
+                "a Host with a byte no host has: {value:?}"
+            );
+        }
+        Ok(None) => {
+            assert!(lines.is_empty());
+            assert_eq!(req.minor_version, 0, "HTTP/1.1 without Host accepted");
+        }
+        Err(e) => {
+            assert_eq!(e, HttpError::BadHost);
+            assert_eq!(e.status(), 400);
+            assert!(
+                lines.len() != 1 || trim(lines[0]).iter().any(|&b| !b.is_ascii_alphanumeric()),
+                "a plain name refused: {lines:?}"
+            );
+            assert!(!lines.is_empty() || req.minor_version == 1);
+        }
+    }
+}
+
 fn check_upgrade(req: &RequestHead<'_, '_>) {
     let upgrade = is_upgrade_request(req);
     assert_eq!(upgrade, req.has_token("upgrade", "websocket"));
@@ -161,7 +193,10 @@ fn check_upgrade(req: &RequestHead<'_, '_>) {
     assert!(upgrade, "accepted without Upgrade: websocket");
     assert_eq!(req.method, "GET");
     assert_eq!(req.minor_version, 1);
-    assert!(req.header("host").is_some());
+    assert!(
+        matches!(req.host(), Ok(Some(_))),
+        "upgrade without one valid Host"
+    );
     assert!(req.has_token("connection", "upgrade"));
     let versions: Vec<&[u8]> = req.headers_named("sec-websocket-version").collect();
     assert_eq!(versions.len(), 1);
@@ -185,10 +220,16 @@ fn check_upgrade(req: &RequestHead<'_, '_>) {
     check_response(&out[..n], text, None);
 
     let protocol = select_protocol(req, &SUPPORTED);
+    // Chosen exactly as offered (RFC 6455 §4.2.2), case included.
+    let offered: Vec<&[u8]> = req
+        .headers_named("sec-websocket-protocol")
+        .flat_map(|v| v.split(|&b| b == b','))
+        .map(trim)
+        .collect();
     let first_offered = SUPPORTED
         .iter()
         .copied()
-        .find(|p| req.has_token("sec-websocket-protocol", p));
+        .find(|p| offered.contains(&p.as_bytes()));
     assert_eq!(protocol, first_offered);
     let mut out = vec![0u8; 160 + protocol.map_or(0, str::len)];
     let n = write_switching_protocols_with(&accept, protocol, &mut out)

@@ -53,6 +53,40 @@ pub struct Config {
     pub board: Board,
     /// Server limits.
     pub limits: ConnectionLimits,
+    /// `[access]`: the names the server answers to, the origins allowed,
+    /// the token.
+    pub access: AccessConfig,
+    /// `[tls]`: serve https and wss with these files (the `tls` feature).
+    pub tls: Option<TlsFiles>,
+}
+
+/// A PEM certificate chain and its private key, for https and wss (`[tls]`
+/// in the file, `--tls-cert` and `--tls-key` on the command line). Paths
+/// are used as written, relative to the working directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain: the server's certificate first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, RSA or EC).
+    pub key: PathBuf,
+}
+
+/// `[access]`: who may use the device server. Host and Origin are always
+/// checked; these add to what they allow, and set the token.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// Host names (or addresses) the server answers to beyond its own:
+    /// `localhost`, the machine's name, `NAME.local` and addresses.
+    pub hosts: Vec<String>,
+    /// Origins whose pages may open WebSockets beyond the server's own,
+    /// e.g. `https://dashboard.example`.
+    pub origins: Vec<String>,
+    /// The access token, instead of a random one.
+    pub token: Option<String>,
+    /// `Some(false)`: no token, even beyond loopback; `Some(true)`: a
+    /// token even on loopback; `None`: a token when listening beyond
+    /// loopback.
+    pub auth: Option<bool>,
 }
 
 #[cfg(test)]
@@ -148,6 +182,43 @@ debounce_ms = 20
         assert_eq!(c.backend, BackendKind::Sim);
         let names: Vec<&str> = c.board.pins.iter().map(|p| p.name.as_str()).collect();
         assert_eq!(names, ["led", "motor", "relay", "lamp", "button", "door"]);
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_section_names_the_certificate_and_key() {
+        let c = parse("[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n").unwrap();
+        assert_eq!(
+            c.tls,
+            Some(TlsFiles {
+                cert: "cert.pem".into(),
+                key: "key.pem".into()
+            })
+        );
+        assert_eq!(parse("").unwrap().tls, None);
+        let err = parse("[tls]\ncert = \"cert.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("pins.toml:1:1: ") && err.contains("missing field `key`"),
+            "{err}"
+        );
+        let err = parse("[tls]\ncert = \"c\"\nkey = \"k\"\nca = \"x\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown field `ca`"), "{err}");
+    }
+
+    #[cfg(not(feature = "tls"))]
+    #[test]
+    fn tls_section_is_refused_without_the_feature() {
+        let err = parse("\n[tls]\ncert = \"cert.pem\"\nkey = \"key.pem\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("pins.toml:2:1: tls: this build of pinsocket has no TLS support"),
+            "{err}"
+        );
     }
 
     #[test]

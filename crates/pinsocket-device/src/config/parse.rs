@@ -4,7 +4,7 @@
 //! Checks run in this order, and the first that fails is the error:
 //! `heartbeat_timeout`, `listen`, `backend`, pin names (outputs, then
 //! inputs), shared lines, the pins `gpio-cdev` needs, the failsafe's
-//! timings, then `[limits]`.
+//! timings, then `[limits]`, then `[access]`, then `[tls]`.
 
 use std::net::SocketAddr;
 use std::ops::Range;
@@ -16,9 +16,9 @@ use toml::Spanned;
 
 use super::error::Source;
 use super::limits::{ConnectionLimits, MIN_MAX_MESSAGE, MIN_SEND_QUEUE};
-use super::raw::{RawConfig, RawLimits};
+use super::raw::{RawAccess, RawConfig, RawLimits, RawTls};
 use super::seconds::Seconds;
-use super::{BackendKind, Config, ConfigError};
+use super::{AccessConfig, BackendKind, Config, ConfigError, TlsFiles};
 use crate::board::Board;
 
 impl Config {
@@ -53,6 +53,8 @@ impl Config {
         let (pins, chips) = pins(src, &raw, &backend, default_chip)?;
         let (failsafe_ping, failsafe_timeout) = failsafe_timings(src, &raw)?;
         let limits = limits(src, &raw.limits)?;
+        let access = access(src, &raw.access)?;
+        let tls = tls(src, raw.tls)?;
         Ok(Config {
             listen,
             www: raw.www,
@@ -64,8 +66,93 @@ impl Config {
                 failsafe_timeout,
             },
             limits,
+            tls,
+            access,
         })
     }
+}
+
+/// `[tls]`, `cert` and `key`; refused by a build without the `tls` feature.
+fn tls(src: Source<'_>, value: Option<Spanned<RawTls>>) -> Result<Option<TlsFiles>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if !cfg!(feature = "tls") {
+        return Err(src.invalid(
+            Some(value.span()),
+            "tls: this build of pinsocket has no TLS support (the `tls` feature)".to_owned(),
+        ));
+    }
+    let RawTls { cert, key } = value.into_inner();
+    Ok(Some(TlsFiles { cert, key }))
+}
+
+/// `[access]`: host names without scheme or path, origins as
+/// `http(s)://host[:port]` (or `null`), a token of 16 to 256 visible
+/// ASCII characters, and no token with `auth = false`.
+fn access(src: Source<'_>, raw: &RawAccess) -> Result<AccessConfig, ConfigError> {
+    for host in &raw.hosts {
+        let h = host.get_ref();
+        let valid = !h.is_empty()
+            && h.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
+        if !valid {
+            return Err(src.invalid(
+                Some(host.span()),
+                format!(
+                    "access.hosts: `{h}` is not a host name or address, e.g. \
+                     \"pi.example.org\" or \"192.0.2.7\" (no scheme, no path)"
+                ),
+            ));
+        }
+    }
+    for origin in &raw.origins {
+        let o = origin.get_ref();
+        let rest = o
+            .strip_prefix("http://")
+            .or_else(|| o.strip_prefix("https://"));
+        let valid = o == "null"
+            || rest.is_some_and(|r| {
+                !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b))
+            });
+        if !valid {
+            return Err(src.invalid(
+                Some(origin.span()),
+                format!(
+                    "access.origins: `{o}` is not an origin like \"https://dashboard.example\" \
+                     or \"http://192.0.2.7:8080\" (scheme, host, optional port, no path)"
+                ),
+            ));
+        }
+    }
+    if let Some(token) = &raw.token {
+        let t = token.get_ref();
+        let valid = (16..=256).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(src.invalid(
+                Some(token.span()),
+                "access.token: must be 16 to 256 visible ASCII characters (no spaces); \
+                 leave it out for a random one"
+                    .to_owned(),
+            ));
+        }
+        if raw.auth.as_ref().is_some_and(|a| !*a.get_ref()) {
+            return Err(src.invalid(
+                Some(token.span()),
+                "access.token: given with `auth = false`, which turns the token off; \
+                 remove one of them"
+                    .to_owned(),
+            ));
+        }
+    }
+    Ok(AccessConfig {
+        hosts: raw.hosts.iter().map(|h| h.get_ref().clone()).collect(),
+        origins: raw.origins.iter().map(|o| o.get_ref().clone()).collect(),
+        token: raw.token.as_ref().map(|t| t.get_ref().clone()),
+        auth: raw.auth.as_ref().map(|a| *a.get_ref()),
+    })
 }
 
 /// `listen`, an address like `0.0.0.0:8080`.
@@ -258,6 +345,21 @@ fn limits(src: Source<'_>, raw: &RawLimits) -> Result<ConnectionLimits, ConfigEr
         send_timeout: seconds(src, "limits.send_timeout", &raw.send_timeout)?,
         ping_interval: seconds(src, "limits.ping_interval", &raw.ping_interval)?,
         ping_timeout: seconds(src, "limits.ping_timeout", &raw.ping_timeout)?,
+        // Per-client command limits.
+        commands_per_second: positive(src, "limits.commands_per_second", &raw.commands_per_second)?,
+        command_burst: positive(src, "limits.command_burst", &raw.command_burst)?,
+        max_refused: positive(src, "limits.max_refused", &raw.max_refused)?,
+        refused_window: seconds(src, "limits.refused_window", &raw.refused_window)?,
+        // Memory and descriptors.
+        output_budget: at_least(
+            src,
+            "limits.output_budget",
+            &raw.output_budget,
+            ConnectionLimits::MIN_OUTPUT_BUDGET,
+            "so that clients can be sent states while others back up",
+        )?,
+        max_connections: positive(src, "limits.max_connections", &raw.max_connections)?
+            .map(|n| n as usize),
     })
 }
 
@@ -280,6 +382,21 @@ fn seconds(
                     format!("{field}: must be a positive number of seconds"),
                 )
             }),
+    }
+}
+
+/// A count `field`, if set: at least 1.
+fn positive(
+    src: Source<'_>,
+    field: &str,
+    value: &Option<Spanned<u32>>,
+) -> Result<Option<u32>, ConfigError> {
+    match value {
+        Some(v) if *v.get_ref() == 0 => {
+            Err(src.invalid(Some(v.span()), format!("{field}: must be at least 1")))
+        }
+        Some(v) => Ok(Some(*v.get_ref())),
+        None => Ok(None),
     }
 }
 
@@ -354,6 +471,43 @@ mod tests {
         );
         let c = parse("[limits]\nmax_message = 1024\n").unwrap();
         assert_eq!(c.limits.max_message, Some(1024));
+    }
+
+    #[test]
+    fn access_takes_hosts_origins_and_a_token() {
+        let c = parse(
+            "[access]\nhosts = [\"pi.example.org\", \"192.0.2.7\"]\n\
+             origins = [\"https://dash.example\"]\ntoken = \"0123456789abcdef\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.access.hosts, ["pi.example.org", "192.0.2.7"]);
+        assert_eq!(c.access.origins, ["https://dash.example"]);
+        assert_eq!(c.access.token.as_deref(), Some("0123456789abcdef"));
+        assert_eq!(c.access.auth, None);
+        assert_eq!(
+            parse("[access]\nauth = false\n").unwrap().access.auth,
+            Some(false)
+        );
+        assert_eq!(parse("").unwrap().access, Default::default());
+    }
+
+    #[test]
+    fn access_values_are_checked() {
+        assert_eq!(
+            error("[access]\ntoken = \"short\"\n"),
+            "pins.toml:2:9: access.token: must be 16 to 256 visible ASCII characters (no \
+             spaces); leave it out for a random one"
+        );
+        assert!(
+            error("[access]\nauth = false\ntoken = \"0123456789abcdef\"\n")
+                .contains("access.token: given with `auth = false`")
+        );
+        assert!(error("[access]\nhosts = [\"http://pi\"]\n").contains("access.hosts: `http://pi`"));
+        assert!(
+            error("[access]\norigins = [\"pi.example\"]\n")
+                .contains("access.origins: `pi.example` is not an origin")
+        );
+        assert!(error("[access]\nusers = 1\n").contains("unknown field `users`"));
     }
 
     #[test]

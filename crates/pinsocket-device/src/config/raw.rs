@@ -28,6 +28,29 @@ pub(super) struct RawConfig {
     pub(super) outputs: Vec<RawOutput>,
     #[serde(default, rename = "input")]
     pub(super) inputs: Vec<RawInput>,
+    #[serde(default)]
+    pub(super) access: RawAccess,
+    pub(super) tls: Option<Spanned<RawTls>>,
+}
+
+/// `[tls]`: https and wss with this certificate chain and key (PEM).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTls {
+    pub(super) cert: PathBuf,
+    pub(super) key: PathBuf,
+}
+
+/// `[access]`: who may use the server.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccess {
+    #[serde(default)]
+    pub(super) hosts: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) origins: Vec<Spanned<String>>,
+    pub(super) token: Option<Spanned<String>>,
+    pub(super) auth: Option<Spanned<bool>>,
 }
 
 /// `[limits]`.
@@ -39,6 +62,14 @@ pub(super) struct RawLimits {
     pub(super) send_timeout: Option<Spanned<Seconds>>,
     pub(super) ping_interval: Option<Spanned<Seconds>>,
     pub(super) ping_timeout: Option<Spanned<Seconds>>,
+    // Per-client command limits (the device hub's `CommandLimits`).
+    pub(super) commands_per_second: Option<Spanned<u32>>,
+    pub(super) command_burst: Option<Spanned<u32>>,
+    pub(super) max_refused: Option<Spanned<u32>>,
+    pub(super) refused_window: Option<Spanned<Seconds>>,
+    // Memory and descriptors (docs/CONFORMANCE.md).
+    pub(super) output_budget: Option<Spanned<usize>>,
+    pub(super) max_connections: Option<Spanned<u32>>,
 }
 
 /// One `[[output]]`.

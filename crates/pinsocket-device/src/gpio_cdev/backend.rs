@@ -15,6 +15,7 @@ use super::validate::{
 };
 use super::watch::Watchers;
 use crate::backend::{Backend, BackendError, EventSink};
+use crate::hub::log_summary::ChangeLog;
 
 /// How long an edge watcher waits for an event before it checks whether
 /// the backend was dropped; also its pause after a failed read.
@@ -31,6 +32,8 @@ pub struct GpioCdev {
     /// Each watcher holds its own reference to its request: a line is
     /// released once `lines` and its watcher are both gone.
     watchers: Watchers,
+    /// Outputs driven, at debug each and at info at a bounded rate.
+    log: ChangeLog,
 }
 
 /// A pin's requested line.
@@ -147,7 +150,18 @@ impl GpioCdev {
                 request,
             });
         }
-        Ok(GpioCdev { lines, watchers })
+        let log = ChangeLog::new(
+            "gpio-cdev: ",
+            lines
+                .iter()
+                .map(|l| format!("{} (line {} of {})", l.who, l.offset, l.chip.display()))
+                .collect(),
+        );
+        Ok(GpioCdev {
+            lines,
+            watchers,
+            log,
+        })
     }
 
     /// Pin `pin`'s line, or an error if the board has no such pin.
@@ -174,7 +188,9 @@ impl Backend for GpioCdev {
                     line.chip.display(),
                     error_text(&e)
                 ))
-            })
+            })?;
+        self.log.changed(pin, level);
+        Ok(())
     }
 
     /// Reads any pin's line; for an output, what the chip reports back

@@ -48,6 +48,7 @@ impl Hub {
             if let Some(level) = state.levels.get_mut(change.pin) {
                 *level = change.level;
             }
+            tracing::debug!("output {} -> {}", pin.name(), change.level.as_str());
         }
         Ok(!done.is_empty())
     }
@@ -91,7 +92,7 @@ impl Hub {
             return;
         }
         *slot = level;
-        tracing::info!("input {} -> {}", p.name(), level.as_str());
+        self.inputs_log.changed(pin, level);
         self.publish(state, Some(vec![event_message(p.name(), level)]));
     }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use pinsocket::{CloseCode, Connection};
 
 use super::device::PROTOCOL;
+use super::limits::ClientLimits;
 use super::{Hub, HubState};
 use crate::lock::lock;
 
@@ -23,6 +24,8 @@ pub(super) struct Client {
     pub(super) subscribed: bool,
     /// When the failsafe last pinged it, if it controls an output.
     pub(super) pinged: Option<Instant>,
+    /// Its bucket of commands and its count of refusals.
+    pub(super) limits: ClientLimits,
 }
 
 impl Hub {
@@ -42,6 +45,7 @@ impl Hub {
                 conn: conn.clone(),
                 subscribed: false,
                 pinged: None,
+                limits: ClientLimits::new(&self.limits, Instant::now()),
             },
         );
         if conn.protocol() == Some(PROTOCOL) {

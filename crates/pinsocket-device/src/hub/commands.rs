@@ -2,27 +2,58 @@
 //! sent back, in JSON or the original's plain text.
 
 use std::sync::MutexGuard;
+use std::time::Instant;
 
-use pinsocket::Connection;
+use pinsocket::{CloseCode, Connection};
 use pinsocket_core::{
     Command, CommandError, MAX_ERROR_LEN, MAX_PONG_LEN, Refusal, SetList, encode_pong,
     encode_refusal, parse_command, plain_switch, resolve_command, resolve_simulate,
 };
 
 use super::fanout::event_message;
+use super::limits::Refused;
 use super::{Hub, HubState};
 use crate::lock::lock;
 
+/// The answer to plain text over the rate limit. The original's pages show
+/// every answer; this one says the command was not carried out.
+pub(super) const PLAIN_RATE_LIMITED: &str =
+    "Rate limited: too many commands; this one was not carried out";
+
+/// The reason sent with 1008 to a client closed for too many refusals.
+pub(super) const TOO_MANY_REFUSED: &str = "too many refused commands";
+
 impl Hub {
     /// A text message from `conn`. A client that speaks JSON is subscribed
-    /// first, whatever the message says.
+    /// first, whatever the message says. Every message counts against the
+    /// client's [`CommandLimits`](super::CommandLimits): over the limit it
+    /// is refused, and a client refused too often is closed (1008).
     pub(super) fn on_text(&self, conn: &Connection, msg: &str) {
-        let command = match parse_command(msg) {
-            Ok(Command::Ping(n)) => {
-                if msg.trim_start().starts_with('{') {
-                    let mut state = lock(&self.state);
+        let json = msg.trim_start().starts_with('{');
+        let parsed = parse_command(msg);
+        let now = Instant::now();
+        let mut state = lock(&self.state);
+        if let Some(client) = state.clients.get_mut(&conn.id()) {
+            if client.limits.closing() {
+                // Being closed for too many refusals: ignored.
+                return;
+            }
+            if !client.limits.admit(&self.limits, now) {
+                if json {
                     self.subscribe(&mut state, conn);
                 }
+                drop(state);
+                self.refuse(conn, json, Refusal::new(CommandError::RateLimited), now);
+                return;
+            }
+        }
+        if json {
+            // A client speaking JSON wants the state, subprotocol or not.
+            self.subscribe(&mut state, conn);
+        }
+        let command = match parsed {
+            Ok(Command::Ping(n)) => {
+                drop(state);
                 let mut out = [0u8; MAX_PONG_LEN];
                 if let Ok(len) = encode_pong(n, &mut out) {
                     let _ = conn.send_text(std::str::from_utf8(&out[..len]).unwrap_or_default());
@@ -31,29 +62,51 @@ impl Hub {
             }
             Ok(command) => command,
             Err(e) => {
-                if msg.trim_start().starts_with('{') {
-                    let mut state = lock(&self.state);
-                    self.subscribe(&mut state, conn);
-                }
-                send_refusal(conn, Refusal::new(e));
+                drop(state);
+                self.refuse(conn, json, Refusal::new(e), now);
                 return;
             }
         };
-        let mut state = lock(&self.state);
-        if msg.trim_start().starts_with('{') {
-            // A client speaking JSON wants the state, subprotocol or not.
-            self.subscribe(&mut state, conn);
-        }
         let result = match command {
             Command::Simulate(ref list) => self.simulate(state, list),
             _ => self.command(state, conn, &command),
         };
         if let Err(refusal) = result {
-            send_refusal(conn, refusal);
+            self.refuse(conn, json, refusal, now);
         }
         if let Command::Plain(text) = command {
             // The original answered every message so; its pages expect it.
             let _ = conn.send_text(&format!("Reply for {text}"));
+        }
+    }
+
+    /// Answers a refused command (a JSON error, or for plain text over
+    /// the rate limit a plain line) and counts it against the client's cap
+    /// on refusals, closing it (1008) the first time it goes over. A
+    /// hardware failure is not the client's doing and is not counted.
+    fn refuse(&self, conn: &Connection, json: bool, refusal: Refusal<'_>, now: Instant) {
+        let counted = refusal.error != CommandError::Hardware;
+        let close = counted && {
+            let mut state = lock(&self.state);
+            state
+                .clients
+                .get_mut(&conn.id())
+                .is_some_and(|c| c.limits.refused(&self.limits, now) == Refused::Close)
+        };
+        if json || refusal.error != CommandError::RateLimited {
+            send_refusal(conn, refusal);
+        } else {
+            let _ = conn.send_text(PLAIN_RATE_LIMITED);
+        }
+        if close {
+            tracing::info!(
+                id = conn.id(),
+                "client {} closed (1008): more than {} refused commands within {:.1} s",
+                conn.peer_addr(),
+                self.limits.max_refused,
+                self.limits.refused_window.as_secs_f64()
+            );
+            let _ = conn.close(CloseCode::POLICY_VIOLATION, TOO_MANY_REFUSED);
         }
     }
 
@@ -137,7 +190,7 @@ impl Hub {
             if let Some(level) = state.levels.get_mut(change.pin) {
                 *level = change.level;
             }
-            tracing::info!("sim: input {} -> {}", pin.name(), change.level.as_str());
+            self.inputs_log.changed(change.pin, change.level);
             events.push(event_message(pin.name(), change.level));
         }
         if !events.is_empty() {

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use pinsocket::Server;
 use pinsocket_core::{Level, Pin};
 
+use super::log_summary::ChangeLog;
 use super::safe::SafeError;
-use super::{Hub, HubState};
+use super::{CommandLimits, Hub, HubState};
 use crate::backend::{Backend, BackendError, EventSink};
 use crate::board::Board;
 use crate::failsafe;
@@ -62,11 +63,30 @@ pub struct Snapshot {
 impl Device {
     /// Opens the board: `open` builds the backend, given where to report
     /// input edges; inputs are read once so the first snapshot is true.
-    /// Starts the failsafe's watchdog thread.
+    /// Starts the failsafe's watchdog thread. Each client may send what
+    /// [`CommandLimits::default`] allows.
     pub fn new<B: Backend>(
         board: Board,
         open: impl FnOnce(&[Pin<String>], EventSink) -> Result<B, BackendError>,
     ) -> Result<Device, BackendError> {
+        Device::with_limits(board, CommandLimits::default(), open)
+    }
+
+    /// [`Device::new`] with `limits` on what each client may send instead
+    /// of the defaults (see [`CommandLimits`]).
+    pub fn with_limits<B: Backend>(
+        board: Board,
+        limits: CommandLimits,
+        open: impl FnOnce(&[Pin<String>], EventSink) -> Result<B, BackendError>,
+    ) -> Result<Device, BackendError> {
+        let inputs_log = ChangeLog::new(
+            "",
+            board
+                .pins
+                .iter()
+                .map(|p| format!("input {}", p.name()))
+                .collect(),
+        );
         let levels = board.pins.iter().map(Pin::initial).collect();
         let controlled_by = vec![None; board.pins.len()];
         let hub = Arc::new(Hub {
@@ -83,6 +103,8 @@ impl Device {
             }),
             fanout: Mutex::new(()),
             watchdog: OnceLock::new(),
+            limits,
+            inputs_log,
         });
         let sink = EventSink {
             hub: Arc::downgrade(&hub),

@@ -12,6 +12,10 @@
 //!   watchdog's round.
 //! - `fanout`: state and events sent to the subscribers, in order.
 //! - `safe`: outputs to their safe level, and [`SafeError`].
+//! - `limits`: [`CommandLimits`], each client's bucket of commands and cap
+//!   on refusals.
+//! - `log_summary`: pin changes logged at debug, and at info at a bounded
+//!   rate.
 //!
 //! Locks are taken in one order: the state lock, then `fanout`.
 
@@ -21,6 +25,8 @@ mod commands;
 mod controllers;
 mod device;
 mod fanout;
+mod limits;
+pub(crate) mod log_summary;
 mod safe;
 mod state;
 
@@ -30,7 +36,10 @@ use std::time::Duration;
 
 use pinsocket_core::Pin;
 
+use log_summary::ChangeLog;
+
 pub use device::{Device, PROTOCOL, Snapshot};
+pub use limits::CommandLimits;
 pub use safe::SafeError;
 
 use state::HubState;
@@ -51,4 +60,8 @@ pub(crate) struct Hub {
     fanout: Mutex<()>,
     /// The failsafe's watchdog thread, woken when a controller appears.
     pub(crate) watchdog: OnceLock<Thread>,
+    /// What each client may send.
+    limits: CommandLimits,
+    /// Input changes, at debug each and at info at a bounded rate.
+    inputs_log: ChangeLog,
 }

@@ -3,8 +3,9 @@
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -14,7 +15,14 @@ use super::clock::epoch;
 use super::peer::PeerAddr;
 use super::rest_state::RestState;
 use super::wakeup::Wakeup;
-use super::{Outbox, Prepared, SendError, State, encode_shared, lock, queue_close};
+use super::{Outbox, OutputBudget, Prepared, SendError, State, encode_shared, lock, queue_close};
+
+/// Bytes of each connection's queue that sends from other threads may fill
+/// even while the output budget is spent (see `Connection::over_limit`):
+/// room for a few state messages, so the budget can only be held against
+/// clients that fall behind. At most this much per connection over the
+/// budget.
+pub(crate) const BUDGET_RESERVE: usize = 4 * 1024;
 
 /// What the handles of one connection and its session share.
 pub(crate) struct Shared {
@@ -36,6 +44,42 @@ pub(crate) struct Shared {
     /// written without the client taking any; 0 when nothing waits.
     pub(crate) write_stalled_since: AtomicU64,
     max_queue: usize,
+    /// Bytes this connection holds for writing: its outbox, what its
+    /// session took from it and has not written yet, and input a paused
+    /// session holds back (see `session::decode`). Each is counted in the
+    /// server's budget too (kept in the outbox: `Outbox::budget`).
+    charged: AtomicUsize,
+}
+
+impl Shared {
+    fn charge(&self, bytes: usize, budget: Option<&OutputBudget>) {
+        self.charged.fetch_add(bytes, Ordering::Relaxed);
+        if let Some(budget) = budget {
+            budget.charge(bytes);
+        }
+    }
+
+    fn release(&self, bytes: usize, budget: Option<&OutputBudget>) {
+        self.charged.fetch_sub(bytes, Ordering::Relaxed);
+        if let Some(budget) = budget {
+            budget.release(bytes);
+        }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Whatever is still counted (a connection refused by on_accept
+        // after a greeting was queued) leaves the budget with it.
+        let left = *self.charged.get_mut();
+        let out = self
+            .outbox
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(budget) = &out.budget {
+            budget.release(left);
+        }
+    }
 }
 
 /// A handle to one WebSocket connection.
@@ -79,6 +123,7 @@ impl Connection {
                 ping_sent: AtomicU64::new(0),
                 write_stalled_since: AtomicU64::new(0),
                 max_queue,
+                charged: AtomicUsize::new(0),
             }),
         }
     }
@@ -198,7 +243,7 @@ impl Connection {
         if out.state != State::Open {
             return Err(SendError::Closed);
         }
-        let replaces = out.latest.is_some_and(|i| (i as usize) < out.frames.len());
+        let replaces = out.latest_index().is_some_and(|i| i < out.frames.len());
         if !own && !replaces && self.over_limit(&out, frame.len()) {
             self.overflow(out);
             return Err(SendError::QueueFull);
@@ -253,17 +298,29 @@ impl Connection {
     }
 
     /// One message always fits in an empty queue, so a large reply to a large
-    /// message is never refused; beyond that the queue is bounded.
+    /// message is never refused; beyond that the queue is bounded, by the
+    /// connection's limit and by the server's output budget. (Counted are
+    /// the bytes not yet written, whether still queued or being written.)
+    ///
+    /// The first [`BUDGET_RESERVE`] bytes of each queue are not held to the
+    /// budget: a client that keeps up is not cut off because others
+    /// stopped reading and spent it.
     fn over_limit(&self, out: &Outbox, adding: usize) -> bool {
-        out.queued > 0 && out.queued.saturating_add(adding) > self.shared.max_queue
+        let charged = self.charged();
+        let after = charged.saturating_add(adding);
+        charged > 0
+            && (after > self.shared.max_queue
+                || (after > BUDGET_RESERVE
+                    && out.budget.as_ref().is_some_and(|b| b.would_exceed(adding))))
     }
 
-    fn overflow(&self, mut out: MutexGuard<'_, Outbox>) {
+    fn overflow(&self, mut out: OutboxGuard<'_>) {
         tracing::warn!(
             id = self.shared.id,
             peer = %self.peer_addr(),
-            queued = out.queued,
-            "client too slow, send queue full: closing with 1008"
+            queued = self.charged(),
+            budget_used = out.budget.as_ref().map_or(0, |b| b.used()),
+            "client too slow, send queue full or output budget spent: closing with 1008"
         );
         // What the client has not taken is dropped; the close tells it so.
         out.clear();
@@ -272,10 +329,58 @@ impl Connection {
         self.shared.wakeup.notify();
     }
 
-    pub(crate) fn outbox(&self) -> MutexGuard<'_, Outbox> {
+    /// Locks the outbox. What the holder adds to or removes from it is
+    /// counted (for this connection and in the server's budget) when the
+    /// guard is dropped.
+    pub(crate) fn outbox(&self) -> OutboxGuard<'_> {
         // A callback that panicked while sending cannot leave the queue
         // half-written (every push completes), so a poisoned lock is usable.
-        lock(&self.shared.outbox)
+        let out = lock(&self.shared.outbox);
+        let before = out.queued;
+        OutboxGuard {
+            out,
+            shared: &self.shared,
+            before,
+        }
+    }
+
+    /// Joins the server's output budget (on registration, before anything
+    /// is queued).
+    pub(crate) fn join_budget(&self, budget: &Arc<OutputBudget>) {
+        let mut out = self.outbox();
+        debug_assert_eq!(self.charged(), 0);
+        out.budget = Some(budget.clone());
+    }
+
+    /// Bytes this connection holds for writing (see `Shared::charged`).
+    fn charged(&self) -> usize {
+        self.shared.charged.load(Ordering::Relaxed)
+    }
+
+    /// True if the session should hand its callbacks no more input for now:
+    /// what it holds for writing reached the queue limit, or the server's
+    /// `budget` is spent and this connection holds some of it.
+    pub(crate) fn should_pause(&self, budget: &OutputBudget) -> bool {
+        let charged = self.charged();
+        charged >= self.shared.max_queue || (charged > 0 && budget.would_exceed(0))
+    }
+
+    /// Counts `bytes` more held for this connection, in the server's
+    /// `budget` too (the session's side: input it holds back).
+    pub(crate) fn charge(&self, bytes: usize, budget: &OutputBudget) {
+        self.shared.charge(bytes, Some(budget));
+    }
+
+    /// Counts `bytes` fewer held (written, or no longer held back).
+    pub(crate) fn release(&self, bytes: usize, budget: &OutputBudget) {
+        self.shared.release(bytes, Some(budget));
+    }
+
+    /// Releases everything still counted for this connection, once it has
+    /// ended and nothing of it will be written.
+    pub(crate) fn release_all(&self, budget: &OutputBudget) {
+        let left = self.shared.charged.swap(0, Ordering::Relaxed);
+        budget.release(left);
     }
 
     /// Ends the connection without a close handshake: `state` is
@@ -284,5 +389,55 @@ impl Connection {
     pub(crate) fn abort(&self, state: State) {
         self.outbox().state = state;
         self.shared.wakeup.notify();
+    }
+}
+
+/// The locked outbox of a connection. When dropped (still under the lock),
+/// the change in its queued bytes is counted for the connection and in the
+/// server's budget, so no way of queueing or dropping frames escapes it.
+pub(crate) struct OutboxGuard<'a> {
+    out: MutexGuard<'a, Outbox>,
+    shared: &'a Shared,
+    /// `queued` when locked, less what was handed to the session.
+    before: usize,
+}
+
+impl OutboxGuard<'_> {
+    /// Empties the outbox into the session's hands: those bytes stay
+    /// counted until the session has written them (see
+    /// [`Connection::release`]).
+    pub(crate) fn hand_over(&mut self) {
+        self.before -= self.out.queued;
+        self.out.queued = 0;
+        self.out.latest = None;
+    }
+}
+
+impl Deref for OutboxGuard<'_> {
+    type Target = Outbox;
+
+    fn deref(&self) -> &Outbox {
+        &self.out
+    }
+}
+
+impl DerefMut for OutboxGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Outbox {
+        &mut self.out
+    }
+}
+
+impl Drop for OutboxGuard<'_> {
+    fn drop(&mut self) {
+        let after = self.out.queued;
+        if after == self.before {
+            return;
+        }
+        let budget = self.out.budget.as_deref();
+        if after > self.before {
+            self.shared.charge(after - self.before, budget);
+        } else {
+            self.shared.release(self.before - after, budget);
+        }
     }
 }

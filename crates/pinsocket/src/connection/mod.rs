@@ -21,11 +21,12 @@ mod wakeup;
 pub(crate) use clock::now_ms;
 pub(crate) use dispatch::Dispatch;
 pub use handle::Connection;
+pub(crate) use handle::OutboxGuard;
 // Named only by the size test of a resting connection.
 #[cfg(test)]
 pub(crate) use handle::Shared;
 pub(crate) use lock::lock;
-pub(crate) use outbox::{Outbox, queue_close};
+pub(crate) use outbox::{Outbox, OutputBudget, queue_close};
 pub use prepared::Prepared;
 pub(crate) use prepared::encode_shared;
 pub use send_error::SendError;

@@ -41,6 +41,10 @@ enum Action {
         accept: AcceptKey,
         len: usize,
     },
+    /// A whole response from the access checks (421, 403, 401, or the
+    /// 303 that trades a token in the URL for a cookie), after which the
+    /// connection closes.
+    Refused(Vec<u8>),
     /// An error response, after which the connection closes.
     Error {
         status: u16,
@@ -76,6 +80,11 @@ pub(crate) async fn serve(
             } => {
                 tracing::debug!(%peer, status, "{message}");
                 let bytes = response::error(status, &message, extra, false);
+                let _ = stream.write_all(&bytes).await;
+                lingering_close(&mut stream, &inner).await;
+                return;
+            }
+            Action::Refused(bytes) => {
                 let _ = stream.write_all(&bytes).await;
                 lingering_close(&mut stream, &inner).await;
                 return;

@@ -12,6 +12,7 @@ use tokio::time::{Instant, timeout_at};
 use super::Action;
 use super::static_request::StaticRequest;
 use super::upgrade::decide_upgrade;
+use crate::access::Checked;
 use crate::server::ServerShared;
 
 /// Most header lines accepted in one request; more is 431.
@@ -73,7 +74,9 @@ pub(super) async fn next_request(
     }
 }
 
-/// Parses the head in `buf`, if complete, into an [`Action`].
+/// Parses the head in `buf`, if complete, into an [`Action`]: a bad
+/// `Host` count is 400, then the access checks (`crate::access`) may
+/// refuse it, before anything else is done with it.
 fn decide(inner: &ServerShared, buf: &[u8], peer: SocketAddr) -> Option<Action> {
     let mut headers = [EMPTY_HEADER; MAX_HEADERS];
     let (head, len) = match parse_request(buf, &mut headers, &inner.config.limits) {
@@ -87,7 +90,32 @@ fn decide(inner: &ServerShared, buf: &[u8], peer: SocketAddr) -> Option<Action> 
             });
         }
     };
-    if is_upgrade_request(&head) {
+    // RFC 9112 §3.2: one Host for HTTP/1.1, never two.
+    let host = match head.host() {
+        Ok(host) => host,
+        Err(e) => {
+            return Some(Action::Error {
+                status: e.status(),
+                message: e.to_string(),
+                extra: &[],
+            });
+        }
+    };
+    let upgrade = is_upgrade_request(&head);
+    let access = &inner.config.access;
+    if !access.is_open() {
+        let request = Checked {
+            head: &head,
+            host,
+            upgrade,
+            peer,
+            https: inner.config.tls,
+        };
+        if let Some(response) = access.check(&request) {
+            return Some(Action::Refused(response));
+        }
+    }
+    if upgrade {
         return Some(decide_upgrade(inner, &head, len, peer));
     }
     let body = match head.body() {

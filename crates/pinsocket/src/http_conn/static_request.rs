@@ -43,6 +43,9 @@ pub(super) async fn serve_static(
     buf: &mut Vec<u8>,
     req: StaticRequest,
 ) -> io::Result<bool> {
+    // Every write of the response must make progress within the send
+    // timeout, or the connection (and the file) is let go.
+    let stream = &mut WriteDeadline::new(stream, inner.config.send_timeout);
     let mut keep_alive = req.keep_alive;
     let mut consumed = req.len;
     match req.body {
@@ -87,7 +90,8 @@ pub(super) async fn serve_static(
         .if_none_match
         .as_deref()
         .is_some_and(|inm| static_files::etag_matches(inm, &response.etag));
-    let mut head = String::with_capacity(256);
+    // Room for the status line, the security headers and the file's.
+    let mut head = String::with_capacity(384);
     response::status_line(&mut head, if not_modified { 304 } else { 200 });
     let _ = write!(
         head,
@@ -132,7 +136,11 @@ pub(super) async fn serve_static(
 
 /// Writes `a` then `b` with as few system calls as the socket allows: one
 /// vectored write when both fit in the send buffer.
-async fn write_all_two(stream: &mut TcpStream, mut a: &[u8], mut b: &[u8]) -> io::Result<()> {
+async fn write_all_two(
+    stream: &mut (impl tokio::io::AsyncWrite + Unpin),
+    mut a: &[u8],
+    mut b: &[u8],
+) -> io::Result<()> {
     while !a.is_empty() {
         let n = stream
             .write_vectored(&[io::IoSlice::new(a), io::IoSlice::new(b)])
@@ -157,4 +165,111 @@ fn head_of(response: &[u8], head_only: bool) -> &[u8] {
         .position(|w| w == b"\r\n\r\n")
         .map_or(response.len(), |i| i + 4);
     response.get(..end).unwrap_or(response)
+}
+
+// ---- the send timeout on HTTP responses ---------------------------------
+
+/// A connection whose writes fail with `TimedOut` once one has waited the
+/// send timeout without the client taking a byte: a client that asks for a
+/// large file (or pipelines thousands of requests) and never reads is let
+/// go, with the file, instead of being held forever. Reads pass through.
+pub(super) struct WriteDeadline<'a> {
+    stream: &'a mut TcpStream,
+    timeout: std::time::Duration,
+    /// Made when a write first has to wait; reset at each wait that
+    /// follows progress.
+    timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+    /// The timer runs: the last write waited and nothing was taken since.
+    armed: bool,
+}
+
+impl<'a> WriteDeadline<'a> {
+    pub(super) fn new(stream: &'a mut TcpStream, timeout: std::time::Duration) -> Self {
+        WriteDeadline {
+            stream,
+            timeout,
+            timer: None,
+            armed: false,
+        }
+    }
+
+    /// A write had to wait: pending until the socket is writable, or the
+    /// error once the send timeout has passed with no progress.
+    fn wait(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<usize>> {
+        use std::future::Future as _;
+        let deadline = Instant::now() + self.timeout;
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if !self.armed {
+            timer.as_mut().reset(deadline);
+            self.armed = true;
+        }
+        match timer.as_mut().poll(cx) {
+            std::task::Poll::Ready(()) => std::task::Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client took no bytes for the send timeout",
+            ))),
+            std::task::Poll::Pending => std::task::Poll::Pending,
+        }
+    }
+
+    fn done(&mut self, result: io::Result<usize>) -> std::task::Poll<io::Result<usize>> {
+        self.armed = false;
+        std::task::Poll::Ready(result)
+    }
+}
+
+impl tokio::io::AsyncWrite for WriteDeadline<'_> {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut *this.stream).poll_write(cx, buf) {
+            std::task::Poll::Ready(result) => this.done(result),
+            std::task::Poll::Pending => this.wait(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> std::task::Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        match std::pin::Pin::new(&mut *this.stream).poll_write_vectored(cx, bufs) {
+            std::task::Poll::Ready(result) => this.done(result),
+            std::task::Poll::Pending => this.wait(cx),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut *self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut *self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+impl tokio::io::AsyncRead for WriteDeadline<'_> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut *self.get_mut().stream).poll_read(cx, buf)
+    }
 }

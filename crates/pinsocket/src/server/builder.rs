@@ -37,6 +37,8 @@ pub struct Server {
     pub(super) config: Config,
     pub(super) callbacks: Callbacks,
     pub(super) clients: Clients,
+    /// https and wss, if set (the `tls` feature).
+    pub(super) tls: Option<crate::tls::TlsSetting>,
 }
 
 impl std::fmt::Debug for Server {
@@ -67,6 +69,7 @@ impl Server {
             config: Config::default(),
             callbacks: Callbacks::default(),
             clients: Clients::default(),
+            tls: None,
         }
     }
 
@@ -100,14 +103,30 @@ impl Server {
         self
     }
 
-    /// Bytes that may wait in one connection's send queue. A send that
-    /// would exceed it (from a broadcast or another thread) closes that
-    /// connection with 1008 instead of growing without bound; replies sent
-    /// from the connection's own callbacks are not counted, because the
-    /// server reads nothing more from that client until they are written.
-    /// Default 1 MiB.
+    /// Bytes that may wait to be written to one connection (queued or
+    /// being written). A send that would exceed it from a broadcast or
+    /// another thread closes that connection with 1008 instead of growing
+    /// without bound. Replies sent from the connection's own callbacks are
+    /// never refused: once they reach this limit, the server hands that
+    /// connection's callbacks no further messages (keeping the rest of the
+    /// input) until what is queued has been written. One message always
+    /// fits in an empty queue. Default 1 MiB.
     pub fn max_send_queue(mut self, bytes: usize) -> Server {
         self.config.max_send_queue = bytes;
+        self
+    }
+
+    /// Bytes that may wait to be written to all connections together: what
+    /// bounds the server's memory for output however many clients stop
+    /// reading. A send from a broadcast or another thread that would pass
+    /// it closes its client with 1008 (unless that client's queue is
+    /// empty: one message always fits); a connection's own callbacks are
+    /// handed no further input while it is spent and their connection has
+    /// anything queued. Input held back that way counts too.
+    /// [`Clients::queued_bytes`] tells how much is used. Default 64 MiB, a
+    /// sixteenth of a 1 GiB board.
+    pub fn output_budget(self, bytes: usize) -> Server {
+        self.clients.set_output_budget(bytes);
         self
     }
 
@@ -244,6 +263,49 @@ impl Server {
         f: impl Fn(&Connection, CloseCode, &str) + Send + Sync + 'static,
     ) -> Server {
         self.callbacks.close = Some(Box::new(f));
+        self
+    }
+
+    /// Serve https and wss instead of http and ws, with this identity. The
+    /// server's address then takes TLS only: a plain HTTP request there is
+    /// answered `400 Bad Request` naming the https:// address. Every
+    /// callback, limit and timeout applies as before, and
+    /// [`Request::peer_addr`] is the client's address. Each TLS connection
+    /// holds a task and its TLS buffers for its whole life (it does not
+    /// rest the way a plain WebSocket does). Beyond
+    /// [`max_connections`](Server::max_connections) a new connection is
+    /// closed at once (a 503 would need a handshake first). Needs the `tls`
+    /// feature.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, config: crate::TlsConfig) -> Server {
+        self.tls = Some(crate::tls::TlsSetting::Ready(config));
+        self.config.tls = true;
+        self
+    }
+
+    /// Like [`Server::tls`], with the certificate chain and private key
+    /// read from these PEM files when the server starts (see
+    /// [`TlsConfig::from_pem_files`](crate::TlsConfig::from_pem_files)):
+    /// starting then fails with an error naming a file that cannot be read
+    /// or used. Needs the `tls` feature.
+    #[cfg(feature = "tls")]
+    pub fn tls_pem(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Server {
+        self.tls = Some(crate::tls::TlsSetting::Pem {
+            cert: cert.into(),
+            key: key.into(),
+        });
+        self.config.tls = true;
+        self
+    }
+
+    /// Who may use the server: the `Host` names it answers to, the
+    /// origins whose pages may open WebSockets, and an access token (see
+    /// [`Access`](crate::Access)). Replaces any earlier setting. Default:
+    /// [`Access::new`](crate::Access::new), nothing checked; a server that
+    /// drives hardware wants at least
+    /// [`Access::guarded`](crate::Access::guarded).
+    pub fn access(mut self, access: crate::Access) -> Server {
+        self.config.access = access;
         self
     }
 

@@ -23,6 +23,12 @@ pub(crate) struct Config {
     /// `Duration::MAX` for never.
     pub(crate) rest_after: Duration,
     pub(crate) protocols: &'static [&'static str],
+    /// The server speaks https and wss: every connection the plain server
+    /// sees came through the TLS terminator (`crate::tls`). Origin checks
+    /// want scheme `https`, cookies want `Secure`.
+    pub(crate) tls: bool,
+    /// Who may use the server: Host, Origin, token (`crate::access`).
+    pub(crate) access: crate::access::Access,
 }
 
 impl Default for Config {
@@ -41,6 +47,8 @@ impl Default for Config {
             backlog: 1024,
             rest_after: Duration::from_secs(1),
             protocols: &[],
+            tls: false,
+            access: crate::access::Access::default(),
         }
     }
 }

@@ -61,6 +61,13 @@ impl RunningServer {
         self.local_addr
     }
 
+    /// Whether the server speaks https and wss (set with `Server::tls`,
+    /// the `tls` feature): its URLs are `https://` and `wss://`, and
+    /// [`local_addr`](RunningServer::local_addr) takes TLS only.
+    pub fn is_tls(&self) -> bool {
+        self.inner.config.tls
+    }
+
     /// The open WebSockets.
     pub fn clients(&self) -> &Clients {
         &self.clients

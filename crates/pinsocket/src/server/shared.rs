@@ -1,6 +1,7 @@
 //! [`ServerShared`]: what every connection task of a running server shares, and
 //! [`until_shutdown`], which waits on its shutdown flag.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use tokio::sync::watch;
@@ -25,6 +26,9 @@ pub(crate) struct ServerShared {
     pub(crate) tracker: Tracker,
     /// The runtime the server runs on, where resting sessions resume.
     pub(crate) runtime: tokio::runtime::Handle,
+    /// With TLS: the inner connections the terminator made, which the
+    /// accept loop alone serves (see `crate::tls`).
+    pub(crate) handoffs: Option<Arc<crate::tls::Handoffs>>,
 }
 
 /// Resolves once the flag turns true (shutdown has begun, or for the

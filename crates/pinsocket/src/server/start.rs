@@ -71,10 +71,20 @@ impl Server {
             Some(dir) => StaticFiles::dir(dir)?,
             None => StaticFiles::embedded(self.pages),
         };
+        let tls = crate::tls::Terminator::load(self.tls)?;
         let listener = listen(self.addr, self.config.backlog).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr))
         })?;
         let local_addr = listener.local_addr()?;
+        // https: the public listener goes to the TLS terminator, and the
+        // plain server listens on a private loopback port only it knows.
+        let (listener, public) = match &tls {
+            Some(_) => (
+                listen(crate::tls::PRIVATE_ADDR, self.config.backlog)?,
+                Some(listener),
+            ),
+            None => (listener, None),
+        };
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let (done_tx, done_rx) = watch::channel(false);
         let inner = Arc::new(ServerShared {
@@ -86,8 +96,12 @@ impl Server {
             shutting_down: AtomicBool::new(false),
             tracker: Tracker::default(),
             runtime: tokio::runtime::Handle::current(),
+            handoffs: tls.as_ref().map(crate::tls::Terminator::handoffs),
         });
         let finished = Arc::new(Finished::default());
+        if let (Some(tls), Some(public)) = (tls, public) {
+            tokio::spawn(tls.run(inner.clone(), public, listener.local_addr()?));
+        }
         tokio::spawn(sweep(inner.clone(), done_rx.clone()));
         tokio::spawn(accept_loop(
             inner.clone(),

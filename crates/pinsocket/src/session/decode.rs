@@ -1,6 +1,14 @@
 //! What the session does with input: decodes it, hands each message to
 //! `on_text` or `on_binary`, answers pings, echoes the client's close, and
 //! fails the connection on a protocol violation.
+//!
+//! Replies are backpressured within a read: once what the connection holds
+//! for writing reaches its queue limit (or the server's output budget is
+//! spent and it holds some of it), the rest of the read is kept, undecoded,
+//! and the session writes; it decodes on once all is written (see
+//! `Session::poll_read`). So a client whose small messages each ask for a
+//! large answer, and that never reads them, holds at most about one queue
+//! limit of replies and one read of input, and nothing is dropped.
 
 use std::panic::{self, AssertUnwindSafe};
 
@@ -11,11 +19,26 @@ use crate::connection::{Dispatch, State, queue_close};
 
 impl Session {
     /// Decodes everything in `input`, running callbacks; keeps an
-    /// incomplete tail in `leftover`.
+    /// incomplete tail in `leftover`, and the rest of the input if the
+    /// replies back up (the session is then `paused`, and that input is
+    /// counted in the budget until it is decoded).
     pub(super) fn process(&mut self, input: &mut [u8]) {
         let dispatch = Dispatch::enter(&self.link.conn);
         let mut pos = 0;
+        let mut pause = false;
         loop {
+            // After some progress (so a resumed session always moves on):
+            // stop handing input over while the replies back up.
+            if pos > 0
+                && self.open
+                && self
+                    .link
+                    .conn
+                    .should_pause(self.link.inner.clients.budget())
+            {
+                pause = true;
+                break;
+            }
             let decoded = match self.rx.decode(input.get_mut(pos..).unwrap_or_default()) {
                 Ok(decoded) => decoded,
                 Err(e) => {
@@ -55,6 +78,12 @@ impl Session {
             && let Some(rest) = input.get(pos..).filter(|r| !r.is_empty())
         {
             self.held.set_leftover(rest);
+            if pause {
+                self.paused = true;
+                self.link
+                    .conn
+                    .charge(rest.len(), self.link.inner.clients.budget());
+            }
         }
     }
 

@@ -85,6 +85,10 @@ fn closed(inner: &ServerShared, conn: &Connection, code: CloseCode, reason: &str
         out.clear();
         out.tail = Vec::new();
     }
+    // What the session had taken and not written, and input it held back,
+    // leave the server's budget too: nothing more of this connection is
+    // written.
+    conn.release_all(inner.clients.budget());
     tracing::debug!(id = conn.id(), peer = %conn.peer_addr(), %code, reason, "websocket closed");
     if let Some(on_close) = &inner.callbacks.close
         && panic::catch_unwind(AssertUnwindSafe(|| on_close(conn, code, reason))).is_err()

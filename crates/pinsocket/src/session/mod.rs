@@ -51,6 +51,10 @@ pub(crate) struct Session {
     open: bool,
     /// The client sent a close frame.
     peer_closed: bool,
+    /// Decoding stopped because the replies backed up: the rest of the
+    /// input is held (and counted in the output budget) until what is
+    /// queued is written. Nothing more is read meanwhile.
+    paused: bool,
     /// When the session last began resting: the server clock in ms,
     /// wrapping at 32 bits (only spans of under 49 days are compared); 0
     /// for a new one.
@@ -86,6 +90,7 @@ impl Session {
             outgoing: Outgoing::default(),
             open: true,
             peer_closed: false,
+            paused: false,
             resting_since: 0,
             rest_when_idle: false,
             registration,

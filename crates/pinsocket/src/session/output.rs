@@ -7,7 +7,7 @@ use std::io::{self, IoSlice};
 use bytes::{Buf, Bytes};
 use tokio::net::TcpStream;
 
-use crate::connection::Outbox;
+use crate::connection::{Connection, OutboxGuard, OutputBudget};
 
 /// A tail buffer that grew past this is released once written; smaller
 /// ones are kept while the connection is busy, so steady traffic allocates
@@ -27,9 +27,21 @@ impl Outgoing {
         self.frames.is_empty() && self.tail_pos >= self.tail.len()
     }
 
+    /// Lets go of the tail's buffer once all is written: a session that
+    /// paused (its replies backed up) is not steady traffic, and each one
+    /// kept would hold up to [`KEEP_CAPACITY`] beyond what is counted.
+    pub(super) fn release_buffer(&mut self) {
+        if self.is_empty() {
+            self.tail = Vec::new();
+            self.tail_pos = 0;
+        }
+    }
+
     /// Takes everything queued, once what was taken before is written.
     /// Swapping keeps both sides' buffers, so steady traffic allocates nothing.
-    pub(super) fn refill(&mut self, out: &mut Outbox) {
+    /// The bytes taken stay counted against the connection's limit and the
+    /// server's budget until written.
+    pub(super) fn refill(&mut self, out: &mut OutboxGuard<'_>) {
         if !self.is_empty() || out.queued == 0 {
             return;
         }
@@ -37,14 +49,20 @@ impl Outgoing {
         self.tail_pos = 0;
         std::mem::swap(&mut self.frames, &mut out.frames);
         std::mem::swap(&mut self.tail, &mut out.tail);
-        out.queued = 0;
-        out.latest = None;
+        out.hand_over();
     }
 
     /// Writes as much as the socket takes without waiting, at most 16
     /// buffers a system call. Returns whether everything is written, and
     /// whether any bytes were.
-    pub(super) fn write_to(&mut self, stream: &TcpStream) -> io::Result<(bool, bool)> {
+    /// What is written stops counting for `conn` and in `budget` (see
+    /// [`Connection::release`]).
+    pub(super) fn write_to(
+        &mut self,
+        stream: &TcpStream,
+        conn: &Connection,
+        budget: &OutputBudget,
+    ) -> io::Result<(bool, bool)> {
         const MAX_SLICES: usize = 16;
         let mut progressed = false;
         loop {
@@ -79,6 +97,7 @@ impl Outgoing {
                 Err(e) => return Err(e),
             };
             progressed = true;
+            conn.release(written, budget);
             while written > 0 {
                 match self.frames.front_mut() {
                     Some(frame) if written >= frame.len() => {

@@ -52,6 +52,8 @@ impl Session {
     }
 
     async fn drive(&mut self) -> Stop {
+        // A paused session never rests, so a task starts with none.
+        debug_assert!(!self.paused);
         let mut first = self.held.take_leftover();
         if !first.is_empty() {
             self.process(&mut first);
@@ -69,7 +71,12 @@ impl Session {
                 State::CloseTimedOut | State::Closed => return Stop::End(End::Closed),
                 State::Open | State::Closing => {}
             }
-            let (flushed, progressed) = match self.outgoing.write_to(&self.stream) {
+            let written = self.outgoing.write_to(
+                &self.stream,
+                &self.link.conn,
+                self.link.inner.clients.budget(),
+            );
+            let (flushed, progressed) = match written {
                 Ok(result) => result,
                 Err(_) => return Stop::End(End::Abnormal),
             };
