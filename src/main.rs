@@ -74,6 +74,9 @@ struct Args {
 enum Command {
     /// Write a self-signed certificate and key for --tls-cert and --tls-key.
     GenCert(cli::GenCert),
+    /// Drive every output to its safe level and exit: for a service
+    /// manager to run after the server ended, however it ended.
+    Safe(cli::Safe),
 }
 
 fn main() -> ExitCode {
@@ -88,8 +91,10 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let args = Args::parse();
-    if let Some(Command::GenCert(gen_cert)) = &args.command {
-        return cli::gen_cert(gen_cert);
+    match &args.command {
+        Some(Command::GenCert(gen_cert)) => return cli::gen_cert(gen_cert),
+        Some(Command::Safe(safe)) => return cli::safe(safe),
+        None => {}
     }
     cli::init_logging(&args.log_level)?;
     let mut config = match &args.config {
@@ -129,7 +134,8 @@ fn limit_connections_to_descriptors(config: &mut Config) {
             rlimit::getrlimit(rlimit::Resource::NOFILE).map_or(1024, |(soft, _)| soft)
         }
     };
-    let fits = pinsocket_device::ConnectionLimits::max_connections_for(open_files);
+    let tls = config.tls.is_some();
+    let fits = pinsocket_device::ConnectionLimits::max_connections_for(open_files, tls);
     match config.limits.max_connections {
         Some(n) if n > fits => tracing::warn!(
             open_files,

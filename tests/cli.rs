@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{DEVICE_PROTOCOL, OP_PING, OP_TEXT, RawWs, client_frame};
+use common::{DEVICE_PROTOCOL, OP_PING, OP_TEXT, RawWs, TempDir, client_frame};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
@@ -267,6 +267,35 @@ fn version_names_the_binary() {
     assert_eq!(
         String::from_utf8(out.stdout).unwrap(),
         format!("pinsocket {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn safe_drives_the_configured_outputs_and_names_what_it_cannot_open() {
+    // A simulated board has no line to drive: said, and success.
+    let out = run_to_exit(&["safe"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        "pinsocket safe: the board is simulated: no line to drive\n"
+    );
+    // Real hardware that is not there: a failure naming the output and chip.
+    let dir = TempDir::new("safe");
+    let config = dir.path().join("pins.toml");
+    std::fs::write(
+        &config,
+        "backend = \"gpio-cdev\"\nchip = \"/nonexistent/gpiochip7\"\n\
+         [[output]]\nname = \"relay\"\nline = 5\n",
+    )
+    .unwrap();
+    let out = run_to_exit(&["safe", "--config", config.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("cannot drive the outputs safe")
+            && err.contains("relay")
+            && err.contains("/nonexistent/gpiochip7"),
+        "{err}"
     );
 }
 

@@ -13,8 +13,10 @@ client disconnects. Another page that only watches does not keep it on. \
 Outputs marked `failsafe = true` in the config behave the same. On exit \
 (Ctrl-C, SIGTERM, SIGHUP) or a crash the server can catch (a panic), every \
 output, failsafe or not, returns to its safe level first; then the pages \
-are told, then closed. Nothing can act on SIGKILL or a power cut: wire \
-outputs that must never stay on through a hardware watchdog.
+are told, then closed. On SIGKILL or out of memory the kernel leaves the \
+lines at their last level: run `pinsocket safe --config FILE` after the \
+server ends (systemd ExecStopPost=) to drive them safe. Nothing acts on a \
+power cut: wire outputs that must never stay on through a hardware watchdog.
 
 Access: on 127.0.0.1 (the default) only this machine can connect, and \
 nothing more is asked. Listening beyond it (0.0.0.0, [::], an address) \

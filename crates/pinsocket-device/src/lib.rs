@@ -6,6 +6,8 @@
 //!
 //! - `app`: [`App`], the server assembled from a [`Config`], and
 //!   [`App::run`].
+//! - `after_exit`: [`drive_outputs_safe`], outputs safe from a process of
+//!   their own after the server ended, however it ended.
 //! - `board`: [`Board`], the pins and the failsafe's timings.
 //! - `hub`: [`Device`], the one owner of the board's state, and what it
 //!   sends to clients.
@@ -20,6 +22,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+mod after_exit;
 mod app;
 mod backend;
 mod board;
@@ -31,6 +34,7 @@ mod hub;
 mod lock;
 mod sim;
 
+pub use after_exit::{AfterExit, drive_outputs_safe};
 pub use app::{App, DEFAULT_MAX_MESSAGE, RunError, TOKEN_ENV};
 pub use backend::{Backend, BackendError, EventSink};
 pub use board::Board;

@@ -95,14 +95,18 @@ impl ConnectionLimits {
     pub const REFUSING_FILES: u64 = 32;
 
     /// The most connections the device server serves, unless configured,
-    /// for an open-file limit of `open_files` descriptors: half of what is
-    /// left after [`PROCESS_FILES`](Self::PROCESS_FILES) and
-    /// [`REFUSING_FILES`](Self::REFUSING_FILES), since a connection sending
-    /// a page from `--www` holds the file too; at least 1, at most 16,384
-    /// (the library's default). For the 1,024 of a stock Raspberry Pi: 464.
-    pub fn max_connections_for(open_files: u64) -> usize {
+    /// for an open-file limit of `open_files` descriptors: what is left
+    /// after [`PROCESS_FILES`](Self::PROCESS_FILES) and
+    /// [`REFUSING_FILES`](Self::REFUSING_FILES), divided by the descriptors
+    /// one connection may hold — 2 in plain HTTP (its socket, and a page
+    /// file from `--www`), 4 with `tls` (the public socket, both ends of
+    /// the connection to the private listener behind the TLS terminator,
+    /// and the file); at least 1, at most 16,384 (the library's default).
+    /// For the 1,024 of a stock Raspberry Pi: 464, or 232 with TLS.
+    pub fn max_connections_for(open_files: u64, tls: bool) -> usize {
+        let per_connection = if tls { 4 } else { 2 };
         let per_connection =
-            open_files.saturating_sub(Self::PROCESS_FILES + Self::REFUSING_FILES) / 2;
+            open_files.saturating_sub(Self::PROCESS_FILES + Self::REFUSING_FILES) / per_connection;
         usize::try_from(per_connection)
             .unwrap_or(usize::MAX)
             .clamp(1, 16_384)
@@ -115,11 +119,15 @@ mod tests {
 
     #[test]
     fn connections_leave_room_for_files_and_refusals() {
-        let max = ConnectionLimits::max_connections_for;
+        let max = |files| ConnectionLimits::max_connections_for(files, false);
         assert_eq!(max(1024), 464);
         assert_eq!(max(256), 80);
         assert_eq!(max(50), 1);
         assert_eq!(max(1 << 20), 16_384);
         assert_eq!(max(u64::MAX), 16_384);
+        let tls = |files| ConnectionLimits::max_connections_for(files, true);
+        assert_eq!(tls(1024), 232);
+        assert_eq!(tls(256), 40);
+        assert_eq!(tls(50), 1);
     }
 }

@@ -80,12 +80,16 @@ pub(crate) async fn serve(
             } => {
                 tracing::debug!(%peer, status, "{message}");
                 let bytes = response::error(status, &message, extra, false);
-                let _ = stream.write_all(&bytes).await;
+                // Bounded like every response: a client that pipelined
+                // requests and reads nothing is not waited for.
+                let write = stream.write_all(&bytes);
+                let _ = tokio::time::timeout(inner.config.send_timeout, write).await;
                 lingering_close(&mut stream, &inner).await;
                 return;
             }
             Action::Refused(bytes) => {
-                let _ = stream.write_all(&bytes).await;
+                let write = stream.write_all(&bytes);
+                let _ = tokio::time::timeout(inner.config.send_timeout, write).await;
                 lingering_close(&mut stream, &inner).await;
                 return;
             }

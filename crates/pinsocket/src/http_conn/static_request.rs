@@ -37,6 +37,9 @@ pub(super) struct StaticRequest {
 }
 
 /// Answers a GET or HEAD. Returns whether the connection stays open.
+/// How much of a skipped request body is read at a time.
+const SKIP_CHUNK: usize = 4096;
+
 pub(super) async fn serve_static(
     inner: &ServerShared,
     stream: &mut TcpStream,
@@ -51,24 +54,37 @@ pub(super) async fn serve_static(
     match req.body {
         None => {}
         Some(Body::Length(n)) if n <= MAX_DISCARDED_BODY => {
-            // Read the body and drop it, so the next request starts where it should.
-            let total = req.len + n as usize;
-            let deadline = Instant::now() + inner.config.header_timeout;
-            while buf.len() < total {
-                buf.reserve(total - buf.len());
-                match timeout_at(deadline, stream.read_buf(buf)).await {
-                    Ok(Ok(0)) => return Ok(false),
-                    Err(_elapsed) => {
-                        let bytes =
-                            response::error(408, "request body not received in time", &[], false);
-                        stream.write_all(&bytes).await?;
-                        return Ok(false);
+            // Skip the body so the next request starts where it should. Read
+            // in small pieces, never past the body, and dropped as they
+            // come: the connection's buffer does not grow for a body.
+            let n = usize::try_from(n).unwrap_or(usize::MAX);
+            let have = buf.len().saturating_sub(req.len);
+            if have >= n {
+                consumed = req.len + n;
+            } else {
+                buf.truncate(req.len);
+                let mut left = n - have;
+                let mut scratch = vec![0u8; SKIP_CHUNK];
+                let deadline = Instant::now() + inner.config.header_timeout;
+                while left > 0 {
+                    let piece = scratch.get_mut(..left.min(SKIP_CHUNK)).unwrap_or_default();
+                    match timeout_at(deadline, stream.read(piece)).await {
+                        Ok(Ok(0)) => return Ok(false),
+                        Err(_elapsed) => {
+                            let bytes = response::error(
+                                408,
+                                "request body not received in time",
+                                &[],
+                                false,
+                            );
+                            stream.write_all(&bytes).await?;
+                            return Ok(false);
+                        }
+                        Ok(Ok(k)) => left -= k,
+                        Ok(Err(e)) => return Err(e),
                     }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Err(e),
                 }
             }
-            consumed = total;
         }
         Some(_) => keep_alive = false,
     }

@@ -107,7 +107,12 @@ pub(super) async fn upgrade(
     let protocol = conn.protocol();
     let mut response = vec![0u8; 160 + protocol.map_or(0, str::len)];
     let n = write_switching_protocols_with(&ws.accept, protocol, &mut response).unwrap_or(0);
-    if let Err(e) = stream.write_all(&response[..n]).await {
+    let write = stream.write_all(&response[..n]);
+    let written = match tokio::time::timeout(inner.config.send_timeout, write).await {
+        Ok(result) => result,
+        Err(_) => Err(std::io::ErrorKind::TimedOut.into()),
+    };
+    if let Err(e) = written {
         tracing::debug!(peer = %conn.peer_addr(), "handshake write failed: {e}");
         // The registry lets go, then the link reports 1006.
         drop(ws);
