@@ -3,10 +3,11 @@
 //! example) on 127.0.0.1 and presses their buttons while the test watches
 //! the simulated board's line 12.
 //!
-//! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
-//! them). Without them each test here passes without running, and the run
-//! prints one line saying the browser tests were skipped and how to install
-//! what they need; with the `CI` environment variable set (to anything but
+//! The browser and its guard are `tests/common/browser.rs`: it needs
+//! Debian's `chromium` and `chromium-driver` (`.ci/run` installs them).
+//! Without them each test here passes without running, and the run prints
+//! one line saying the browser tests were skipped and how to install what
+//! they need; with the `CI` environment variable set (to anything but
 //! empty, `0` or `false`) they are required, and each one fails instead.
 //!
 //! Each test starts its own server, its own chromedriver on a free
@@ -27,35 +28,14 @@ mod websocket_led;
 #[path = "../examples/wstest/app.rs"]
 mod wstest;
 
-use std::fmt::Debug;
-use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
-use common::{DeviceUnderTest, ECHO_MAX_MESSAGE, TempDir, any_port, poll_until, wait_until};
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+// `WAIT` here is the browser's step bound, shorter than `common::WAIT`.
+use common::PAGE_WAIT as WAIT;
+use common::{Browser, DeviceUnderTest, ECHO_MAX_MESSAGE, any_port, browser_test, wait_until};
+use fantoccini::Locator;
 use pinsocket::{RunningServer, Server};
 use pinsocket_device::Level;
-use serde_json::{Value, json};
-
-/// Where Debian's `chromium` package puts the browser.
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// Debian's `chromium-driver`, looked up on `PATH`.
-const CHROMEDRIVER: &str = "chromedriver";
-const INSTALL_HINT: &str = "the browser tests need Debian's chromium and chromium-driver: \
-     run `apt-get update && apt-get install -y chromium chromium-driver` (.ci/run does)";
-/// The environment variable that makes the browser tests required.
-const REQUIRED_BY: &str = "CI";
-
-/// The longest a page may take to show what a step expects.
-const WAIT: Duration = Duration::from_secs(5);
-/// The longest a whole test may take.
-const TEST_LIMIT: Duration = Duration::from_secs(90);
 
 /// One failsafe output, `led`, on line 12: the original demo's board.
 const LED_BOARD: &str = r#"
@@ -462,17 +442,11 @@ async fn test_page_works(example: &ExampleUnderTest, received: &str) {
     browser.finish().await;
 }
 
-// ---- the device server ------------------------------------------------------
+// ---- the device server and the examples ------------------------------------
 
 /// Waits for the simulated line 12 of `device` to reach `level`.
 async fn wait_line(device: &DeviceUnderTest, level: Level) {
-    poll_until(
-        &format!("line 12 to be {level:?}"),
-        WAIT,
-        || std::future::ready(device.sim.line(12)),
-        |now| *now == Some(level),
-    )
-    .await;
+    common::wait_line(&device.sim, level).await;
 }
 
 /// An example's server, from its `app.rs`, on a free loopback port.
@@ -504,400 +478,11 @@ impl ExampleUnderTest {
     }
 }
 
-// ---- the browser ------------------------------------------------------------
-
-/// A chromium session on its own chromedriver.
-struct Browser {
-    client: Client,
-    /// Declared after `client`: dropped last, it ends the session itself.
-    driver: Driver,
-}
-
-impl Browser {
-    /// Starts chromedriver and, through it, a headless chromium.
-    async fn start() -> Browser {
-        assert!(
-            Path::new(CHROMIUM).exists(),
-            "{CHROMIUM} is missing: {INSTALL_HINT}"
-        );
-        let mut driver = Driver::start();
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", driver.profile.path().display()),
-        ];
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object literal")
-        };
-        let connecting = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await;
-        let client = match connecting {
-            Ok(client) => client,
-            Err(err) => panic!("chromium did not start through chromedriver: {err}"),
-        };
-        driver.session = client.session_id().await.unwrap();
-        let browser = Browser { client, driver };
-        browser.size_window().await;
-        browser
-    }
-
-    /// Wide enough for the control page's two columns.
-    async fn size_window(&self) {
-        self.client.set_window_size(1100, 900).await.unwrap();
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-    }
-
-    async fn click(&self, id: &str) {
-        let button = self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Id(id))
-            .await
-            .unwrap_or_else(|err| panic!("no #{id} on the page: {err}"));
-        button.click().await.unwrap();
-    }
-
-    /// Clicks the link reading `text` and waits until the browser has left
-    /// the page for the one it leads to.
-    async fn follow_link(&self, text: &str) {
-        let from = self.client.current_url().await.unwrap();
-        let link = self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::LinkText(text))
-            .await
-            .unwrap_or_else(|err| panic!("no {text:?} link on {from}: {err}"));
-        link.click().await.unwrap();
-        self.wait_for(
-            &format!("the {text:?} link on {from} to lead away"),
-            || self.client.current_url(),
-            |url| url.as_ref().is_ok_and(|url| *url != from),
-        )
-        .await
-        .unwrap();
-    }
-
-    /// The visible text of the element with this id.
-    async fn text(&self, id: &str) -> Result<String, String> {
-        let element = self
-            .client
-            .find(Locator::Id(id))
-            .await
-            .map_err(|e| e.to_string())?;
-        element.text().await.map_err(|e| e.to_string())
-    }
-
-    async fn attr(&self, id: &str, name: &str) -> Result<Option<String>, String> {
-        let element = self
-            .client
-            .find(Locator::Id(id))
-            .await
-            .map_err(|e| e.to_string())?;
-        element.attr(name).await.map_err(|e| e.to_string())
-    }
-
-    /// The lines of `#log`, one per `<div>`.
-    async fn log(&self) -> Vec<String> {
-        let lines = self
-            .client
-            .execute(
-                "return Array.from(document.querySelectorAll('#log > div'), d => d.textContent);",
-                Vec::new(),
-            )
-            .await
-            .unwrap();
-        serde_json::from_value(lines).unwrap()
-    }
-
-    /// Probes until `done` holds, for at most [`WAIT`]; returns the last probe.
-    async fn wait_for<T: Debug, F: Future<Output = T>>(
-        &self,
-        what: &str,
-        probe: impl Fn() -> F,
-        done: impl Fn(&T) -> bool,
-    ) -> T {
-        poll_until(what, WAIT, probe, done).await
-    }
-
-    async fn wait_text(&self, id: &str, expected: &str) {
-        self.wait_for(
-            &format!("#{id} to read {expected:?}"),
-            || self.text(id),
-            |text| text.as_deref() == Ok(expected),
-        )
-        .await
-        .unwrap();
-    }
-
-    async fn wait_attr(&self, id: &str, name: &str, expected: &str) {
-        self.wait_for(
-            &format!("#{id} {name}={expected:?}"),
-            || self.attr(id, name),
-            |value| matches!(value, Ok(Some(v)) if v == expected),
-        )
-        .await
-        .unwrap();
-    }
-
-    /// Waits until a line of `#log` reads exactly `line`; returns the log.
-    async fn wait_log_line(&self, what: &str, line: &str) -> Vec<String> {
-        self.wait_log(what, |log| log.iter().any(|l| l == line))
-            .await
-    }
-
-    async fn wait_log(&self, what: &str, done: impl Fn(&[String]) -> bool) -> Vec<String> {
-        self.wait_log_for(what, WAIT, done).await
-    }
-
-    async fn wait_log_for(
-        &self,
-        what: &str,
-        limit: Duration,
-        done: impl Fn(&[String]) -> bool,
-    ) -> Vec<String> {
-        poll_until(what, limit, || self.log(), |log| done(log)).await
-    }
-
-    /// Saves a PNG of the current window under `<target>/browser-screenshots/`.
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
-        let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, png).unwrap();
-        eprintln!("screenshot: {}", path.display());
-    }
-
-    /// Ends the session politely; the driver's guard does the rest.
-    async fn finish(self) {
-        let Browser { client, mut driver } = self;
-        let closed = tokio::time::timeout(WAIT, client.close()).await;
-        assert!(
-            matches!(closed, Ok(Ok(()))),
-            "closing the session: {closed:?}"
-        );
-        driver.session = None;
-        drop(driver);
-    }
-}
-
 /// `0.8 ms` and the like.
 fn is_latency(text: &str) -> bool {
     text.strip_suffix(" ms")
         .and_then(|n| n.parse::<f64>().ok())
         .is_some_and(|ms| ms.is_finite() && ms >= 0.0)
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = option_env!("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        |dir| Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
-    );
-    target.join("browser-screenshots")
-}
-
-/// Runs one browser test, failing it if it takes longer than [`TEST_LIMIT`]
-/// (dropping it then still ends the browser).
-///
-/// Without chromium or chromedriver the test is skipped, and the run says
-/// so once, past the test harness's output capture, so that a passing run
-/// does not hide it; unless [`REQUIRED_BY`] is set, which makes it fail.
-async fn browser_test(test: impl Future<Output = ()>) {
-    if let Some(missing) = missing_browser() {
-        assert!(!browsers_required(), "{missing}: {INSTALL_HINT}");
-        static NOTICE: Once = Once::new();
-        NOTICE.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED browser tests: {missing}; install with `apt-get install chromium \
-                 chromium-driver`, or set {REQUIRED_BY}=1 to make them required"
-            );
-        });
-        return;
-    }
-    if tokio::time::timeout(TEST_LIMIT, test).await.is_err() {
-        panic!("the test took longer than {TEST_LIMIT:?}");
-    }
-}
-
-/// What the browser tests lack, if anything: chromium at [`CHROMIUM`] or
-/// [`CHROMEDRIVER`] on `PATH`.
-fn missing_browser() -> Option<String> {
-    if !Path::new(CHROMIUM).is_file() {
-        return Some(format!("{CHROMIUM} is missing"));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let on_path = std::env::split_paths(&path).any(|dir| dir.join(CHROMEDRIVER).is_file());
-    if !on_path {
-        return Some(format!("{CHROMEDRIVER} is not on PATH"));
-    }
-    None
-}
-
-/// Whether [`REQUIRED_BY`] is set to anything but empty, `0` or `false`.
-fn browsers_required() -> bool {
-    std::env::var_os(REQUIRED_BY)
-        .is_some_and(|value| !matches!(value.to_str(), Some("" | "0" | "false")))
-}
-
-// ---- chromedriver -----------------------------------------------------------
-
-/// A chromedriver process on a loopback port, and the chromium profile
-/// folder its session uses. Dropping it ends the session (chromium quits),
-/// stops chromedriver and removes the profile.
-struct Driver {
-    child: Child,
-    port: u16,
-    session: Option<String>,
-    profile: TempDir,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        // A port freed a moment ago may be taken again before chromedriver
-        // binds it: try a few.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = match Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            {
-                Ok(child) => child,
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                    panic!("{CHROMEDRIVER} is not on PATH: {INSTALL_HINT}")
-                }
-                Err(err) => panic!("starting {CHROMEDRIVER}: {err}"),
-            };
-            match wait_ready(&mut child, port) {
-                Ok(()) => {
-                    return Driver {
-                        child,
-                        port,
-                        session: None,
-                        profile: TempDir::new("browser"),
-                    };
-                }
-                Err(err) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_error = err;
-                }
-            }
-        }
-        panic!("chromedriver did not start: {last_error}");
-    }
-}
-
-/// Waits, at most 10 s, until the chromedriver on `port` reports itself ready.
-fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited with {status}"));
-        }
-        if let Ok(reply) = http(port, "GET", "/status")
-            && reply.contains("\"ready\":true")
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("it did not answer on port {port} within 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        // Ending the session quits chromium; a failed test never got to.
-        if let Some(id) = self.session.take() {
-            let _ = http(self.port, "DELETE", &format!("/session/{id}"));
-        }
-        let _ = http(self.port, "GET", "/shutdown");
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        // Chromium may take a moment to let go of its profile.
-        for _ in 0..50 {
-            let profile = self.profile.path();
-            if std::fs::remove_dir_all(profile).is_ok() || !profile.exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A bodiless request to chromedriver, blocking and bounded; the whole
-/// answer, head and body. For the guard, which cannot await.
-fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    // chromedriver keeps the connection open whatever the request says:
-    // read the head, then as much body as it announces.
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(head_len) = text.find("\r\n\r\n") {
-            let body_len = text[..head_len]
-                .lines()
-                .filter_map(|line| line.split_once(':'))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if reply.len() >= head_len + 4 + body_len {
-                break;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&reply).into_owned())
 }
 
 // ---- access: a device server with a token ----------------------------------

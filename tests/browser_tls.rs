@@ -1,50 +1,44 @@
 //! The control page over https and wss in a real browser: headless
 //! chromium, driven over WebDriver by chromedriver, trusts exactly one
 //! self-signed certificate's key (`--ignore-certificate-errors-spki-list`
-//! with the SHA-256 of its SubjectPublicKeyInfo), loads the page from an
-//! in-process device server configured with `[tls]`, and switches the LED.
+//! with the SHA-256 of its SubjectPublicKeyInfo), loads the page from a
+//! device server serving that certificate, and switches the LED: an
+//! in-process device server configured with `[tls]`, and the `pinsocket`
+//! binary itself listening on 0.0.0.0 with `--tls-cert` and `--tls-key`.
 //!
-//! Like tests/browser.rs (whose approach this follows): needs Debian's
-//! `chromium` and `chromium-driver` (`.ci/run` installs them); without
-//! them each test passes without running and the run says so once; with
-//! `CI` set (to anything but empty, `0` or `false`) they are required.
-//! Each test has its own server, chromedriver, chromium and profile; every
-//! wait is bounded, and so is each test.
+//! The browser is tests/common/browser.rs, as in tests/browser.rs: it
+//! needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs
+//! them); without them each test passes without running and the run says
+//! so once; with `CI` set (to anything but empty, `0` or `false`) they are
+//! required. Each test has its own server, chromedriver, chromium and
+//! profile; every wait is bounded, and so is each test.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
+use std::ffi::OsStr;
 use std::future::Future;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Once;
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{TempDir, any_port, poll_until};
-use fantoccini::{Client, ClientBuilder, Locator};
-use hyper_util::client::legacy::connect::HttpConnector;
+use common::{Browser, KEY, TempDir, WAIT, any_port, head_end, wait_line, wait_until, within};
 use pinsocket::RunningServer;
 use pinsocket_device::{App, Config, Device, Level, SimBoard};
 use rcgen::PublicKeyData;
-use serde_json::{Value, json};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
-/// Where Debian's `chromium` package puts the browser.
-const CHROMIUM: &str = "/usr/bin/chromium";
-/// Debian's `chromium-driver`, looked up on `PATH`.
-const CHROMEDRIVER: &str = "chromedriver";
-const INSTALL_HINT: &str = "the browser tests need Debian's chromium and chromium-driver: \
-     run `apt-get update && apt-get install -y chromium chromium-driver` (.ci/run does)";
-/// The environment variable that makes the browser tests required.
-const REQUIRED_BY: &str = "CI";
-
-/// The longest a page may take to show what a step expects.
-const WAIT: Duration = Duration::from_secs(5);
-/// The longest a whole test may take.
-const TEST_LIMIT: Duration = Duration::from_secs(90);
+const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
 // ---- the tests --------------------------------------------------------------
 
@@ -54,7 +48,7 @@ const TEST_LIMIT: Duration = Duration::from_secs(90);
 async fn the_control_page_over_https_switches_the_led() {
     browser_test(async {
         let device = TlsDevice::start();
-        let browser = Browser::start(&device.spki_sha256).await;
+        let browser = start_trusting(&device.spki_sha256).await;
         browser.goto(&device.url("/")).await;
         browser.wait_text("conn", "connected").await;
         browser.wait_attr("led-led", "data-level", "low").await;
@@ -93,7 +87,7 @@ async fn a_browser_trusting_another_key_gets_no_page() {
     browser_test(async {
         let device = TlsDevice::start();
         let other = rcgen::KeyPair::generate().unwrap();
-        let browser = Browser::start(&spki_sha256(&other)).await;
+        let browser = start_trusting(&spki_sha256(&other)).await;
         // Chromium shows its own error page; the navigation itself may
         // report the error too.
         let _ = browser.client.goto(&device.url("/")).await;
@@ -113,7 +107,125 @@ async fn a_browser_trusting_another_key_gets_no_page() {
     .await;
 }
 
-// ---- the device server over TLS ---------------------------------------------
+// ---- the binary -------------------------------------------------------------
+
+/// The acceptance test of https, with the real binary: `pinsocket --listen
+/// 0.0.0.0:0 --tls-cert C --tls-key K` prints https URLs with a token;
+/// chromium, trusting exactly that key, opens the one for 127.0.0.1, is
+/// sent on to the page without the token, and the page's switch turns the
+/// LED on: the page shows it and the simulated board logs it. Then,
+/// without a browser, the wss handshake: without the token 401, with it
+/// but from another origin 403, with it from the page's own origin 101.
+#[tokio::test]
+async fn the_binary_on_0_0_0_0_serves_https_to_a_trusting_browser_and_guards_its_wss() {
+    browser_test(async {
+        let dir = TempDir::new("browser-tls-bin");
+        let identity = Identity::write(&dir);
+        let mut served = Pinsocket::start(&[
+            "--listen".as_ref(),
+            "0.0.0.0:0".as_ref(),
+            "--tls-cert".as_ref(),
+            identity.cert.as_os_str(),
+            "--tls-key".as_ref(),
+            identity.key.as_os_str(),
+            "--log-level".as_ref(),
+            "info".as_ref(),
+        ]);
+        let bound = served.listening();
+        assert!(bound.ip().is_unspecified(), "{bound}");
+        let opens = served.open_lines();
+        assert!(
+            opens.iter().all(|url| url.starts_with("https://")),
+            "{opens:#?}"
+        );
+        let origin = format!("https://127.0.0.1:{}", bound.port());
+        let url = opens
+            .iter()
+            .find(|url| url.starts_with(&format!("{origin}/?token=")))
+            .unwrap_or_else(|| panic!("no URL for this machine: {opens:#?}"));
+        let token = &url[origin.len() + "/?token=".len()..];
+        assert!(!token.is_empty(), "{url}");
+
+        let browser = start_trusting(&identity.spki_sha256).await;
+        browser.goto(url).await;
+        assert_eq!(
+            browser.client.current_url().await.unwrap().as_str(),
+            format!("{origin}/"),
+            "the token leaves the address bar"
+        );
+        browser.wait_text("conn", "connected").await;
+        browser.wait_attr("led-led", "data-level", "low").await;
+        let log = browser.log().await;
+        assert_eq!(
+            log.first(),
+            Some(&format!(
+                "Connection to wss://127.0.0.1:{}/...",
+                bound.port()
+            )),
+            "{log:#?}"
+        );
+        browser.click("out-led").await;
+        browser.wait_attr("led-led", "data-level", "high").await;
+        browser.wait_attr("out-led", "aria-pressed", "true").await;
+        served.wait_log("sim: output led (line 12) -> high").await;
+        browser.screenshot("tls-binary-control.png").await;
+        browser.finish().await;
+
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, bound.port()));
+        let connector = identity.connector();
+        let with_token = format!("/?token={token}");
+        let no_token = wss_upgrade_status(&connector, addr, "/", &origin).await;
+        assert_eq!(no_token, 401, "no token");
+        let evil = wss_upgrade_status(&connector, addr, &with_token, "https://evil.example").await;
+        assert_eq!(evil, 403, "another origin");
+        let own = wss_upgrade_status(&connector, addr, &with_token, &origin).await;
+        assert_eq!(own, 101, "the token and the page's own origin");
+        served.stop();
+    })
+    .await;
+}
+
+// ---- certificates and the device server over TLS ----------------------------
+
+/// A fresh self-signed certificate for 127.0.0.1 and localhost, written
+/// as PEM into a test's folder.
+struct Identity {
+    cert: PathBuf,
+    key: PathBuf,
+    /// Base64 SHA-256 of the certificate's SubjectPublicKeyInfo.
+    spki_sha256: String,
+}
+
+impl Identity {
+    /// Makes one and writes `cert.pem` and `key.pem` into `dir`.
+    fn write(dir: &TempDir) -> Identity {
+        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+            .unwrap();
+        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+        std::fs::write(&cert, made.cert.pem()).unwrap();
+        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        Identity {
+            cert,
+            key,
+            spki_sha256: spki_sha256(&made.signing_key),
+        }
+    }
+
+    /// A rustls client that trusts this certificate and nothing else.
+    fn connector(&self) -> TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_file(&self.cert).unwrap())
+            .unwrap();
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
 
 /// The device app for one output, `led` on line 12, with `[tls]` naming a
 /// fresh self-signed certificate for 127.0.0.1, on a free loopback port.
@@ -130,17 +242,13 @@ struct TlsDevice {
 
 impl TlsDevice {
     fn start() -> TlsDevice {
-        let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-            .unwrap();
         let dir = TempDir::new("browser-tls");
-        let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        std::fs::write(&cert, made.cert.pem()).unwrap();
-        std::fs::write(&key, made.signing_key.serialize_pem()).unwrap();
+        let identity = Identity::write(&dir);
         let toml = format!(
             "[[output]]\nname = \"led\"\nline = 12\nfailsafe = true\n\n\
              [tls]\ncert = {:?}\nkey = {:?}\n",
-            cert.display().to_string(),
-            key.display().to_string()
+            identity.cert.display().to_string(),
+            identity.key.display().to_string()
         );
         let config = Config::parse(&toml, Path::new("tls.toml")).unwrap();
         let app = App::new(config, Some(any_port()), None).unwrap();
@@ -155,7 +263,7 @@ impl TlsDevice {
             server,
             _device: app.device,
             sim,
-            spki_sha256: spki_sha256(&made.signing_key),
+            spki_sha256: identity.spki_sha256,
             _dir: dir,
         }
     }
@@ -180,334 +288,172 @@ fn spki_sha256(key: &rcgen::KeyPair) -> String {
     STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, &spki))
 }
 
-/// Waits for the simulated line 12 to reach `level`.
-async fn wait_line(sim: &SimBoard, level: Level) {
-    poll_until(
-        &format!("line 12 to be {level:?}"),
-        WAIT,
-        || std::future::ready(sim.line(12)),
-        |now| *now == Some(level),
-    )
-    .await;
+// ---- the binary and its handshakes ------------------------------------------
+
+/// A serving `pinsocket`: its stdout line by line, its log (stderr) as it
+/// comes. Killed when dropped, should the test fail before [`Pinsocket::stop`].
+struct Pinsocket {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Arc<Mutex<String>>,
+}
+
+impl Pinsocket {
+    /// Starts `pinsocket args` with neither RUST_LOG nor PINSOCKET_TOKEN.
+    fn start(args: &[&OsStr]) -> Pinsocket {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env_remove("RUST_LOG")
+            .env_remove("PINSOCKET_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let log = Arc::new(Mutex::new(String::new()));
+        let collected = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in stderr.lines().map_while(Result::ok) {
+                let mut log = collected.lock().unwrap_or_else(|e| e.into_inner());
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        Pinsocket { child, lines, log }
+    }
+
+    /// The next line on stdout, within [`WAIT`].
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(WAIT)
+            .unwrap_or_else(|e| panic!("no line on stdout within {WAIT:?}: {e}"))
+    }
+
+    /// The first line, `pinsocket: listening on ADDR`: the bound address.
+    fn listening(&self) -> SocketAddr {
+        let line = self.line();
+        line.strip_prefix("pinsocket: listening on ")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+    }
+
+    /// The URLs of the `pinsocket: open URL (where)` lines, up to the
+    /// line that says the access token is on.
+    fn open_lines(&self) -> Vec<String> {
+        let mut urls = Vec::new();
+        loop {
+            let line = self.line();
+            if line.starts_with("pinsocket: access token on:") {
+                return urls;
+            }
+            if let Some(open) = line.strip_prefix("pinsocket: open ") {
+                urls.push(open.split(' ').next().unwrap_or_default().to_owned());
+            }
+        }
+    }
+
+    /// Waits, at most [`WAIT`], until the log has a line ending in `line`.
+    async fn wait_log(&self, line: &str) {
+        wait_until(&format!("the log line {line:?}"), WAIT, || {
+            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+            log.lines().any(|l| l.ends_with(line))
+        })
+        .await;
+    }
+
+    /// Sends SIGTERM and waits, at most [`WAIT`], for a clean exit.
+    fn stop(&mut self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let start = Instant::now();
+        let exit = loop {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                break exit;
+            }
+            assert!(
+                start.elapsed() < WAIT,
+                "still running {WAIT:?} after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        assert_eq!(exit.code(), Some(0), "after SIGTERM:\n{log}");
+    }
+}
+
+impl Drop for Pinsocket {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The status code of the answer to a WebSocket handshake for `target`
+/// carrying `Origin: origin`, over TLS to `addr` (named 127.0.0.1).
+async fn wss_upgrade_status(
+    connector: &TlsConnector,
+    addr: SocketAddr,
+    target: &str,
+    origin: &str,
+) -> u16 {
+    let tcp = within("connect", TcpStream::connect(addr)).await.unwrap();
+    let name = ServerName::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST).into());
+    let mut tls = within("TLS handshake", connector.connect(name, tcp))
+        .await
+        .unwrap();
+    let request = format!(
+        "GET {target} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n\
+         Origin: {origin}\r\n\r\n"
+    );
+    within("handshake request", tls.write_all(request.as_bytes()))
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    while head_end(&head).is_none() {
+        let mut chunk = [0u8; 4096];
+        let n = within("handshake answer", tls.read(&mut chunk))
+            .await
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before a whole head: {:?}",
+            String::from_utf8_lossy(&head)
+        );
+        head.extend_from_slice(&chunk[..n]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    head.strip_prefix("HTTP/1.1 ")
+        .and_then(|rest| rest.get(..3))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP/1.1 answer: {head:?}"))
 }
 
 // ---- the browser ------------------------------------------------------------
 
-/// A chromium session on its own chromedriver.
-struct Browser {
-    client: Client,
-    /// Declared after `client`: dropped last, it ends the session itself.
-    driver: Driver,
+/// A browser (tests/common/browser.rs) that trusts the key with this SPKI
+/// hash, and no other untrusted one.
+async fn start_trusting(spki_sha256: &str) -> Browser {
+    Browser::start_with(&[format!(
+        "--ignore-certificate-errors-spki-list={spki_sha256}"
+    )])
+    .await
 }
 
-impl Browser {
-    /// Starts chromedriver and, through it, a headless chromium that
-    /// trusts the key with this SPKI hash (and no other untrusted one).
-    async fn start(spki_sha256: &str) -> Browser {
-        let mut driver = Driver::start();
-        let args = [
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--ignore-certificate-errors-spki-list={spki_sha256}"),
-            &format!("--user-data-dir={}", driver.profile.path().display()),
-        ];
-        let capabilities = json!({
-            "browserName": "chrome",
-            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
-        });
-        let Value::Object(capabilities) = capabilities else {
-            unreachable!("a JSON object literal")
-        };
-        let connecting = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{}", driver.port))
-            .await;
-        let client = match connecting {
-            Ok(client) => client,
-            Err(err) => panic!("chromium did not start through chromedriver: {err}"),
-        };
-        driver.session = client.session_id().await.unwrap();
-        client.set_window_size(1100, 900).await.unwrap();
-        Browser { client, driver }
-    }
-
-    async fn goto(&self, url: &str) {
-        self.client.goto(url).await.unwrap();
-    }
-
-    async fn click(&self, id: &str) {
-        let button = self
-            .client
-            .wait()
-            .at_most(WAIT)
-            .for_element(Locator::Id(id))
-            .await
-            .unwrap_or_else(|err| panic!("no #{id} on the page: {err}"));
-        button.click().await.unwrap();
-    }
-
-    async fn text(&self, id: &str) -> Result<String, String> {
-        let element = self
-            .client
-            .find(Locator::Id(id))
-            .await
-            .map_err(|e| e.to_string())?;
-        element.text().await.map_err(|e| e.to_string())
-    }
-
-    async fn attr(&self, id: &str, name: &str) -> Result<Option<String>, String> {
-        let element = self
-            .client
-            .find(Locator::Id(id))
-            .await
-            .map_err(|e| e.to_string())?;
-        element.attr(name).await.map_err(|e| e.to_string())
-    }
-
-    /// The lines of `#log`, one per `<div>`.
-    async fn log(&self) -> Vec<String> {
-        let lines = self
-            .client
-            .execute(
-                "return Array.from(document.querySelectorAll('#log > div'), d => d.textContent);",
-                Vec::new(),
-            )
-            .await
-            .unwrap();
-        serde_json::from_value(lines).unwrap()
-    }
-
-    async fn wait_text(&self, id: &str, expected: &str) {
-        poll_until(
-            &format!("#{id} to read {expected:?}"),
-            WAIT,
-            || self.text(id),
-            |text| text.as_deref() == Ok(expected),
-        )
-        .await
-        .unwrap();
-    }
-
-    async fn wait_attr(&self, id: &str, name: &str, expected: &str) {
-        poll_until(
-            &format!("#{id} {name}={expected:?}"),
-            WAIT,
-            || self.attr(id, name),
-            |value| matches!(value, Ok(Some(v)) if v == expected),
-        )
-        .await
-        .unwrap();
-    }
-
-    /// Saves a PNG of the window under `<target>/browser-screenshots/`.
-    async fn screenshot(&self, name: &str) {
-        let png = self.client.screenshot().await.unwrap();
-        assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "{name} is not a PNG");
-        let dir = screenshot_dir();
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(name);
-        std::fs::write(&path, png).unwrap();
-        eprintln!("screenshot: {}", path.display());
-    }
-
-    /// Ends the session politely; the driver's guard does the rest.
-    async fn finish(self) {
-        let Browser { client, mut driver } = self;
-        let closed = tokio::time::timeout(WAIT, client.close()).await;
-        assert!(
-            matches!(closed, Ok(Ok(()))),
-            "closing the session: {closed:?}"
-        );
-        driver.session = None;
-        drop(driver);
-    }
-}
-
-fn screenshot_dir() -> PathBuf {
-    let target = option_env!("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-        |dir| Path::new(env!("CARGO_MANIFEST_DIR")).join(dir),
-    );
-    target.join("browser-screenshots")
-}
-
-/// Runs one browser test, failing it after [`TEST_LIMIT`]. Without
-/// chromium or chromedriver it is skipped, said once past the harness's
-/// output capture, unless [`REQUIRED_BY`] is set, which makes it fail.
+/// [`common::browser_test`], its skip notice naming the TLS tests.
 async fn browser_test(test: impl Future<Output = ()>) {
-    if let Some(missing) = missing_browser() {
-        assert!(!browsers_required(), "{missing}: {INSTALL_HINT}");
-        static NOTICE: Once = Once::new();
-        NOTICE.call_once(|| {
-            let _ = writeln!(
-                std::io::stderr(),
-                "SKIPPED browser TLS tests: {missing}; install with `apt-get install chromium \
-                 chromium-driver`, or set {REQUIRED_BY}=1 to make them required"
-            );
-        });
-        return;
-    }
-    if tokio::time::timeout(TEST_LIMIT, test).await.is_err() {
-        panic!("the test took longer than {TEST_LIMIT:?}");
-    }
-}
-
-/// What the browser tests lack, if anything.
-fn missing_browser() -> Option<String> {
-    if !Path::new(CHROMIUM).is_file() {
-        return Some(format!("{CHROMIUM} is missing"));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let on_path = std::env::split_paths(&path).any(|dir| dir.join(CHROMEDRIVER).is_file());
-    if !on_path {
-        return Some(format!("{CHROMEDRIVER} is not on PATH"));
-    }
-    None
-}
-
-/// Whether [`REQUIRED_BY`] is set to anything but empty, `0` or `false`.
-fn browsers_required() -> bool {
-    std::env::var_os(REQUIRED_BY)
-        .is_some_and(|value| !matches!(value.to_str(), Some("" | "0" | "false")))
-}
-
-// ---- chromedriver -----------------------------------------------------------
-
-/// A chromedriver process on a loopback port and the profile folder its
-/// session uses. Dropping it ends the session, stops chromedriver and
-/// removes the profile.
-struct Driver {
-    child: Child,
-    port: u16,
-    session: Option<String>,
-    profile: TempDir,
-}
-
-impl Driver {
-    fn start() -> Driver {
-        // A port freed a moment ago may be taken again before chromedriver
-        // binds it: try a few.
-        let mut last_error = String::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let mut child = match Command::new(CHROMEDRIVER)
-                .arg(format!("--port={port}"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-            {
-                Ok(child) => child,
-                Err(err) => panic!("starting {CHROMEDRIVER}: {err}: {INSTALL_HINT}"),
-            };
-            match wait_ready(&mut child, port) {
-                Ok(()) => {
-                    return Driver {
-                        child,
-                        port,
-                        session: None,
-                        profile: TempDir::new("browser-tls"),
-                    };
-                }
-                Err(err) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    last_error = err;
-                }
-            }
-        }
-        panic!("chromedriver did not start: {last_error}");
-    }
-}
-
-/// Waits, at most 10 s, until the chromedriver on `port` reports itself ready.
-fn wait_ready(child: &mut Child, port: u16) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            return Err(format!("it exited with {status}"));
-        }
-        if let Ok(reply) = http(port, "GET", "/status")
-            && reply.contains("\"ready\":true")
-        {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return Err(format!("it did not answer on port {port} within 10 s"));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Some(id) = self.session.take() {
-            let _ = http(self.port, "DELETE", &format!("/session/{id}"));
-        }
-        let _ = http(self.port, "GET", "/shutdown");
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        for _ in 0..50 {
-            let profile = self.profile.path();
-            if std::fs::remove_dir_all(profile).is_ok() || !profile.exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A bodiless request to chromedriver, blocking and bounded: the head and
-/// as much body as it announces.
-fn http(port: u16, method: &str, path: &str) -> std::io::Result<String> {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(1))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    stream.set_write_timeout(Some(Duration::from_secs(1)))?;
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
-         Content-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut reply = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = stream.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        reply.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&reply);
-        if let Some(head_len) = text.find("\r\n\r\n") {
-            let body_len = text[..head_len]
-                .lines()
-                .filter_map(|line| line.split_once(':'))
-                .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-length"))
-                .and_then(|(_, value)| value.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            if reply.len() >= head_len + 4 + body_len {
-                break;
-            }
-        }
-    }
-    Ok(String::from_utf8_lossy(&reply).into_owned())
+    common::browser_test_as("browser TLS tests", test).await;
 }

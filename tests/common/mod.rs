@@ -12,12 +12,15 @@
 //! - `messages.rs`: numbered message payloads;
 //! - `servers.rs`: the servers under test and what they report;
 //! - `device.rs`: the device server under test and its JSON clients;
-//! - `system.rs`: throwaway folders and the process's resident memory.
+//! - `system.rs`: throwaway folders and the process's resident memory;
+//! - `browser.rs`: headless chromium through chromedriver, [`Browser`],
+//!   and [`browser_test`], which skips loudly where it is not installed.
 //!
 //! Each test file uses a subset of these, hence the `dead_code` and
 //! `unused_imports` allowances.
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
+mod browser;
 mod device;
 mod frames;
 mod http;
@@ -29,6 +32,7 @@ mod tcp;
 mod wait;
 mod ws;
 
+pub(crate) use browser::*;
 pub(crate) use device::*;
 pub(crate) use frames::*;
 pub(crate) use http::*;
