@@ -10,21 +10,15 @@ mod common;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{DEVICE_PROTOCOL, DeviceUnderTest, DeviceWs, KEY, Response, echo_server, request};
+use common::{
+    DEVICE_PROTOCOL, DeviceUnderTest, DeviceWs, KEY, LED_BOARD, Response, echo_server, request,
+};
 use pinsocket::Access;
 use pinsocket_device::Level;
 use serde_json::json;
 
 /// Bounds every wait of these tests.
 const LIMIT: Duration = Duration::from_secs(5);
-
-/// The device server's default board: one failsafe output, `led`.
-const LED_BOARD: &str = r#"
-[[output]]
-name = "led"
-line = 12
-failsafe = true
-"#;
 
 /// `GET path HTTP/1.1` naming `host`, with `extra` header lines (each
 /// ending in CRLF), closing after the response.

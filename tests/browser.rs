@@ -32,18 +32,12 @@ use std::time::{Duration, Instant};
 
 // `WAIT` here is the browser's step bound, shorter than `common::WAIT`.
 use common::PAGE_WAIT as WAIT;
-use common::{Browser, DeviceUnderTest, ECHO_MAX_MESSAGE, any_port, browser_test, wait_until};
+use common::{
+    Browser, DeviceUnderTest, ECHO_MAX_MESSAGE, LED_BOARD, any_port, browser_test, wait_until,
+};
 use fantoccini::Locator;
 use pinsocket::{RunningServer, Server};
 use pinsocket_device::Level;
-
-/// One failsafe output, `led`, on line 12: the original demo's board.
-const LED_BOARD: &str = r#"
-[[output]]
-name = "led"
-line = 12
-failsafe = true
-"#;
 
 // ---- the tests --------------------------------------------------------------
 

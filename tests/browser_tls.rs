@@ -16,18 +16,15 @@
 
 mod common;
 
-use std::ffi::OsStr;
 use std::future::Future;
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Browser, KEY, TempDir, WAIT, any_port, head_end, wait_line, wait_until, within};
+use common::{Browser, KEY, LED_BOARD, Pinsocket, TempDir, any_port, head_end, wait_line, within};
 use pinsocket::RunningServer;
 use pinsocket_device::{App, Config, Device, Level, SimBoard};
 use rcgen::PublicKeyData;
@@ -37,8 +34,6 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
 // ---- the tests --------------------------------------------------------------
 
@@ -121,7 +116,7 @@ async fn the_binary_on_0_0_0_0_serves_https_to_a_trusting_browser_and_guards_its
     browser_test(async {
         let dir = TempDir::new("browser-tls-bin");
         let identity = Identity::write(&dir);
-        let mut served = Pinsocket::start(&[
+        let served = Pinsocket::start(&[
             "--listen".as_ref(),
             "0.0.0.0:0".as_ref(),
             "--tls-cert".as_ref(),
@@ -133,7 +128,7 @@ async fn the_binary_on_0_0_0_0_serves_https_to_a_trusting_browser_and_guards_its
         ]);
         let bound = served.listening();
         assert!(bound.ip().is_unspecified(), "{bound}");
-        let opens = served.open_lines();
+        let opens = served.open_urls();
         assert!(
             opens.iter().all(|url| url.starts_with("https://")),
             "{opens:#?}"
@@ -245,8 +240,7 @@ impl TlsDevice {
         let dir = TempDir::new("browser-tls");
         let identity = Identity::write(&dir);
         let toml = format!(
-            "[[output]]\nname = \"led\"\nline = 12\nfailsafe = true\n\n\
-             [tls]\ncert = {:?}\nkey = {:?}\n",
+            "{LED_BOARD}\n[tls]\ncert = {:?}\nkey = {:?}\n",
             identity.cert.display().to_string(),
             identity.key.display().to_string()
         );
@@ -288,118 +282,7 @@ fn spki_sha256(key: &rcgen::KeyPair) -> String {
     STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, &spki))
 }
 
-// ---- the binary and its handshakes ------------------------------------------
-
-/// A serving `pinsocket`: its stdout line by line, its log (stderr) as it
-/// comes. Killed when dropped, should the test fail before [`Pinsocket::stop`].
-struct Pinsocket {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    log: Arc<Mutex<String>>,
-}
-
-impl Pinsocket {
-    /// Starts `pinsocket args` with neither RUST_LOG nor PINSOCKET_TOKEN.
-    fn start(args: &[&OsStr]) -> Pinsocket {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("PINSOCKET_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let log = Arc::new(Mutex::new(String::new()));
-        let collected = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in stderr.lines().map_while(Result::ok) {
-                let mut log = collected.lock().unwrap_or_else(|e| e.into_inner());
-                log.push_str(&line);
-                log.push('\n');
-            }
-        });
-        Pinsocket { child, lines, log }
-    }
-
-    /// The next line on stdout, within [`WAIT`].
-    fn line(&self) -> String {
-        self.lines
-            .recv_timeout(WAIT)
-            .unwrap_or_else(|e| panic!("no line on stdout within {WAIT:?}: {e}"))
-    }
-
-    /// The first line, `pinsocket: listening on ADDR`: the bound address.
-    fn listening(&self) -> SocketAddr {
-        let line = self.line();
-        line.strip_prefix("pinsocket: listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-    }
-
-    /// The URLs of the `pinsocket: open URL (where)` lines, up to the
-    /// line that says the access token is on.
-    fn open_lines(&self) -> Vec<String> {
-        let mut urls = Vec::new();
-        loop {
-            let line = self.line();
-            if line.starts_with("pinsocket: access token on:") {
-                return urls;
-            }
-            if let Some(open) = line.strip_prefix("pinsocket: open ") {
-                urls.push(open.split(' ').next().unwrap_or_default().to_owned());
-            }
-        }
-    }
-
-    /// Waits, at most [`WAIT`], until the log has a line ending in `line`.
-    async fn wait_log(&self, line: &str) {
-        wait_until(&format!("the log line {line:?}"), WAIT, || {
-            let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-            log.lines().any(|l| l.ends_with(line))
-        })
-        .await;
-    }
-
-    /// Sends SIGTERM and waits, at most [`WAIT`], for a clean exit.
-    fn stop(&mut self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-        let start = Instant::now();
-        let exit = loop {
-            if let Some(exit) = self.child.try_wait().unwrap() {
-                break exit;
-            }
-            assert!(
-                start.elapsed() < WAIT,
-                "still running {WAIT:?} after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        assert_eq!(exit.code(), Some(0), "after SIGTERM:\n{log}");
-    }
-}
-
-impl Drop for Pinsocket {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+// ---- the binary's handshakes -----------------------------------------------
 
 /// The status code of the answer to a WebSocket handshake for `target`
 /// carrying `Origin: origin`, over TLS to `addr` (named 127.0.0.1).

@@ -5,151 +5,29 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::ffi::OsStr;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
-use common::{DEVICE_PROTOCOL, OP_PING, OP_TEXT, RawWs, TempDir, client_frame};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
-
-/// How long the binary gets to print a line or to exit.
-const LIMIT: Duration = Duration::from_secs(10);
-
-/// `pinsocket` with `args`, RUST_LOG unset unless `rust_log` is given.
-fn command(args: &[&str], rust_log: Option<&str>) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.args(args).env_remove("RUST_LOG");
-    if let Some(value) = rust_log {
-        cmd.env("RUST_LOG", value);
-    }
-    cmd
-}
-
-/// Runs `pinsocket` expecting it to exit by itself (an argument error):
-/// killed and failed if it is still running after [`LIMIT`].
-fn run_to_exit(args: &[&str]) -> Output {
-    let mut child = command(args, None)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > LIMIT {
-            child.kill().unwrap();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "pinsocket {args:?} was still running after {LIMIT:?}; stdout:\n{}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// A serving `pinsocket`, killed when dropped.
-struct Serving {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-}
-
-impl Serving {
-    fn start(args: &[&str], rust_log: Option<&str>) -> Serving {
-        let mut child = command(args, rust_log)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Serving { child, lines }
-    }
-
-    /// The next line on stdout.
-    fn line(&self) -> String {
-        self.lines
-            .recv_timeout(LIMIT)
-            .unwrap_or_else(|e| panic!("no line on stdout within {LIMIT:?}: {e}"))
-    }
-
-    /// The first line, `pinsocket: listening on ADDR`: the bound address.
-    fn listening(&self) -> SocketAddr {
-        let line = self.line();
-        line.strip_prefix("pinsocket: listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-    }
-
-    /// Waits for the server to exit by itself with status 0 (after a stop
-    /// signal) and returns what it logged.
-    fn wait_for_exit(mut self, what: &str) -> String {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(start.elapsed() < LIMIT, "still running after SIG{what}");
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        assert_eq!(status.code(), Some(0), "SIG{what}:\n{log}");
-        log
-    }
-
-    /// Kills the server and returns what it logged.
-    fn stop(mut self) -> String {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        log
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use common::{
+    DEVICE_PROTOCOL, OP_PING, OP_TEXT, Pinsocket, RawWs, TempDir, WAIT, client_frame, run_to_exit,
+};
 
 /// What `pinsocket --log-level <level>` logs from its start until it is
 /// listening and killed, RUST_LOG set to `rust_log` if given.
 fn log_of(level: &str, rust_log: Option<&str>) -> String {
-    let server = Serving::start(&["--listen", "127.0.0.1:0", "--log-level", level], rust_log);
+    let server = Pinsocket::start_with_env(
+        &["--listen", "127.0.0.1:0", "--log-level", level],
+        rust_log.map(|value| ("RUST_LOG", value)).as_slice(),
+    );
     server.listening();
-    server.stop()
+    server.kill()
 }
 
 /// GET / answers with the control page.
 fn assert_serves_the_page(addr: SocketAddr) {
-    let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
-    conn.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut conn = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
     write!(
         conn,
         "GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -163,7 +41,7 @@ fn assert_serves_the_page(addr: SocketAddr) {
 
 #[test]
 fn help_explains_every_option() {
-    let out = Command::new(BIN).arg("--help").output().unwrap();
+    let out = run_to_exit(&["--help"]);
     assert!(out.status.success());
     let help = String::from_utf8(out.stdout).unwrap();
     for option in ["--listen", "--config", "--www", "--log-level"] {
@@ -173,10 +51,7 @@ fn help_explains_every_option() {
 
 #[test]
 fn a_missing_config_file_is_a_clear_error() {
-    let out = Command::new(BIN)
-        .args(["--config", "/nonexistent/pins.toml"])
-        .output()
-        .unwrap();
+    let out = run_to_exit(&["--config", "/nonexistent/pins.toml"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8(out.stderr).unwrap(),
@@ -194,11 +69,7 @@ fn a_config_error_names_file_line_and_field() {
         "[[output]]\nname = \"led\"\nline = 12\nsafe = \"off\"\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = run_to_exit(&[OsStr::new("--config"), path.as_os_str()]);
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8(out.stderr).unwrap();
@@ -213,46 +84,11 @@ fn a_config_error_names_file_line_and_field() {
 
 #[test]
 fn serves_the_control_page_and_exits_cleanly_on_sigterm() {
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--log-level", "info"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("pinsocket: listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let serving = Pinsocket::start(&["--listen", "127.0.0.1:0", "--log-level", "info"]);
+    let addr = serving.listening();
     assert_serves_the_page(addr);
 
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let start = Instant::now();
-    let code = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status.code();
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "did not exit after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(code, Some(0));
-    let mut log = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut log)
-        .unwrap();
+    let log = serving.stop();
     assert!(
         log.contains("sim: output led (line 12) starts low"),
         "{log}"
@@ -360,7 +196,7 @@ fn a_valid_rust_log_overrides_the_log_level() {
 #[test]
 fn a_bare_port_a_colon_port_and_localhost_listen_on_loopback() {
     for listen in ["0", ":0", "localhost:0", "LocalHost:0"] {
-        let server = Serving::start(&["--listen", listen], None);
+        let server = Pinsocket::start(&["--listen", listen]);
         let addr = server.listening();
         assert_eq!(addr.ip().to_string(), "127.0.0.1", "--listen {listen}");
         assert_ne!(addr.port(), 0);
@@ -374,7 +210,7 @@ fn a_bracketed_ipv6_address_is_accepted() {
         eprintln!("skipped: this machine has no IPv6 loopback");
         return;
     }
-    let server = Serving::start(&["--listen", "[::1]:0"], None);
+    let server = Pinsocket::start(&["--listen", "[::1]:0"]);
     let addr = server.listening();
     assert_eq!(addr.ip().to_string(), "::1");
     assert_eq!(
@@ -413,7 +249,7 @@ fn an_unusable_listen_address_says_what_is_expected() {
 
 #[test]
 fn prints_the_bound_address_then_the_page_to_open() {
-    let server = Serving::start(&["--listen", "127.0.0.1:0"], None);
+    let server = Pinsocket::start(&["--listen", "127.0.0.1:0"]);
     let addr = server.listening();
     assert_eq!(
         server.line(),
@@ -452,15 +288,12 @@ async fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
     )
     .unwrap();
     for signal in ["TERM", "INT", "HUP"] {
-        let serving = Serving::start(
-            &[
-                "--listen",
-                "127.0.0.1:0",
-                "--config",
-                config.to_str().unwrap(),
-            ],
-            None,
-        );
+        let serving = Pinsocket::start(&[
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            config.to_str().unwrap(),
+        ]);
         let addr = serving.listening();
         let mut client = RawWs::upgrade(addr, Some(DEVICE_PROTOCOL)).await;
         assert!(
@@ -483,11 +316,7 @@ async fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
             next_text_skipping_pings(&mut client).await,
             r#"{"state":{"version":2,"outputs":{"led":true,"fan":true},"inputs":{}}}"#
         );
-        let status = Command::new("kill")
-            .args([&format!("-{signal}"), &serving.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        serving.signal(signal);
         assert_eq!(
             next_text_skipping_pings(&mut client).await,
             r#"{"state":{"version":3,"outputs":{"led":false,"fan":false},"inputs":{}}}"#,
@@ -515,13 +344,9 @@ async fn each_stop_signal_drives_outputs_safe_then_tells_then_closes() {
 #[test]
 fn a_stop_signal_right_after_start_is_handled() {
     for round in 0..20 {
-        let serving = Serving::start(&["--listen", "127.0.0.1:0"], None);
+        let serving = Pinsocket::start(&["--listen", "127.0.0.1:0"]);
         serving.listening();
-        let status = Command::new("kill")
-            .args(["-TERM", &serving.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        serving.signal("TERM");
         let log = serving.wait_for_exit(&format!("TERM (round {round})"));
         assert!(log.contains("sim: output led (line 12) -> low"), "{log}");
     }
@@ -529,47 +354,10 @@ fn a_stop_signal_right_after_start_is_handled() {
 
 // ---- access: the token printed and required ---------------------------------
 
-impl Serving {
-    /// Like [`Serving::start`], with `env` set for the server.
-    fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Serving {
-        let mut cmd = command(args, None);
-        cmd.envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in stdout.lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Serving { child, lines }
-    }
-
-    /// The lines after the first, up to and including the one that says
-    /// the access token is on.
-    fn lines_through_token_note(&self) -> Vec<String> {
-        let mut lines = Vec::new();
-        loop {
-            let line = self.line();
-            let done = line.starts_with("pinsocket: access token on:");
-            lines.push(line);
-            if done {
-                return lines;
-            }
-        }
-    }
-}
-
 /// The whole response to `raw`, sent to `addr` on a new connection.
 fn http_exchange(addr: SocketAddr, raw: &str) -> String {
-    let mut conn = TcpStream::connect_timeout(&addr, LIMIT).unwrap();
-    conn.set_read_timeout(Some(LIMIT)).unwrap();
+    let mut conn = TcpStream::connect_timeout(&addr, WAIT).unwrap();
+    conn.set_read_timeout(Some(WAIT)).unwrap();
     conn.write_all(raw.as_bytes()).unwrap();
     let mut response = String::new();
     conn.read_to_string(&mut response).unwrap();
@@ -591,7 +379,7 @@ fn token_in(line: &str) -> &str {
 /// token opens the page; a warning says plain HTTP can be read.
 #[test]
 fn beyond_loopback_a_random_token_is_printed_and_required() {
-    let server = Serving::start(&["--listen", "0.0.0.0:0"], None);
+    let server = Pinsocket::start(&["--listen", "0.0.0.0:0"]);
     let bound = server.listening();
     assert!(bound.ip().is_unspecified());
     let lines = server.lines_through_token_note();
@@ -641,7 +429,7 @@ fn beyond_loopback_a_random_token_is_printed_and_required() {
     let response = request("/", &format!("Authorization: Bearer {token}\r\n"));
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.contains("<title>pinsocket</title>"));
-    let log = server.stop();
+    let log = server.kill();
     assert!(
         log.contains("serving plain HTTP beyond this machine"),
         "{log}"
@@ -654,7 +442,7 @@ fn beyond_loopback_a_random_token_is_printed_and_required() {
 fn pinsocket_token_sets_the_token_and_no_auth_turns_it_off() {
     let token = "my-own-token-0123456789";
     let server =
-        Serving::start_with_env(&["--listen", "127.0.0.1:0"], &[("PINSOCKET_TOKEN", token)]);
+        Pinsocket::start_with_env(&["--listen", "127.0.0.1:0"], &[("PINSOCKET_TOKEN", token)]);
     let addr = server.listening();
     let lines = server.lines_through_token_note();
     assert_eq!(
@@ -674,26 +462,26 @@ fn pinsocket_token_sets_the_token_and_no_auth_turns_it_off() {
     assert!(get("").starts_with("HTTP/1.1 401 "));
     let bearer = format!("Authorization: Bearer {token}\r\n");
     assert!(get(&bearer).starts_with("HTTP/1.1 200 "));
-    let log = server.stop();
+    let log = server.kill();
     assert!(!log.contains("WARN"), "loopback: no warnings\n{log}");
 
-    let server = Serving::start(&["--listen", "0.0.0.0:0", "--no-auth"], None);
+    let server = Pinsocket::start(&["--listen", "0.0.0.0:0", "--no-auth"]);
     let bound = server.listening();
     let open = server.line();
     assert!(open.starts_with("pinsocket: open http://"), "{open}");
     assert!(!open.contains("token"), "{open}");
     assert_serves_the_page(SocketAddr::from(([127, 0, 0, 1], bound.port())));
-    let log = server.stop();
+    let log = server.kill();
     assert!(log.contains("access token turned off"), "{log}");
 }
 
 /// On loopback, by default: no token, no warning, nothing more to open.
 #[test]
 fn on_loopback_no_token_is_asked_and_nothing_is_warned() {
-    let server = Serving::start(&["--listen", "127.0.0.1:0"], None);
+    let server = Pinsocket::start(&["--listen", "127.0.0.1:0"]);
     let addr = server.listening();
     assert!(!server.line().contains("token"));
     assert_serves_the_page(addr);
-    let log = server.stop();
+    let log = server.kill();
     assert!(!log.contains("WARN"), "{log}");
 }

@@ -17,10 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::{
     DEVICE_PROTOCOL, DeviceUnderTest, DeviceWs, OP_CLOSE, OP_TEXT, RawWs, client_frame, device_app,
-    wait_until,
+    raise_open_file_limit, wait_until,
 };
 use pinsocket_device::{CommandLimits, Config, Level};
-use rlimit::Resource;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -50,9 +49,8 @@ line = 17
 
 /// A device-protocol client past the board note and the first state.
 async fn connect(bench: &DeviceUnderTest) -> DeviceWs {
-    let (mut ws, _) = bench.connect(Some(DEVICE_PROTOCOL), LIMIT).await;
-    assert_eq!(ws.next_json().await, json!({"board": {"simulated": true}}));
-    assert!(ws.next_json().await.get("state").is_some());
+    let (ws, board) = bench.connect_past_state(LIMIT).await;
+    assert_eq!(board, json!({"board": {"simulated": true}}));
     ws
 }
 
@@ -67,20 +65,6 @@ async fn raw_client(addr: std::net::SocketAddr) -> RawWs {
 /// `count` copies of the text frame `text`, as one buffer to write at once.
 fn frames(text: &str, count: usize) -> Vec<u8> {
     client_frame(OP_TEXT, text.as_bytes()).repeat(count)
-}
-
-/// Raises the open-file limit to at least `needed`, the hard limit too if
-/// allowed, as tests/resource_memory.rs does.
-fn raise_open_file_limit(needed: u64) {
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    if soft < needed && rlimit::setrlimit(Resource::NOFILE, needed, hard.max(needed)).is_err() {
-        rlimit::setrlimit(Resource::NOFILE, hard.min(needed), hard).unwrap();
-    }
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    assert!(
-        soft >= needed,
-        "the open-file limit ({soft}, hard {hard}) is below the {needed} this test needs"
-    );
 }
 
 /// Server frames read from one half of a split connection.

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{DEVICE_PROTOCOL, DeviceUnderTest, DeviceWs, OP_TEXT, RawWs, WAIT, client_frame};
+use common::{DeviceUnderTest, DeviceWs, OP_TEXT, RawWs, WAIT, client_frame};
 use futures_util::StreamExt;
 use pinsocket_device::Level;
 use serde_json::{Value, json};
@@ -39,10 +39,8 @@ line = 17
 /// A device-protocol client (tokio-tungstenite answers pings as it reads),
 /// past the board and the first state.
 async fn connect(bench: &DeviceUnderTest) -> DeviceWs {
-    let (mut ws, _) = bench.connect(Some(DEVICE_PROTOCOL), WAIT).await;
-    let first = ws.next_json().await;
+    let (ws, first) = bench.connect_past_state(WAIT).await;
     assert!(first.get("board").is_some(), "{first}");
-    assert!(ws.next_json().await.get("state").is_some());
     ws
 }
 

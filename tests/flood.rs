@@ -16,23 +16,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    DEVICE_PROTOCOL, DeviceWs, OP_TEXT, TempDir, WAIT, client_frame, connect_small_receive_buffer,
-    head_end, upgrade_request_offering,
+    DEVICE_PROTOCOL, DeviceWs, OP_TEXT, Pinsocket, TempDir, WAIT, client_frame,
+    connect_small_receive_buffer, head_end, pinsocket_command_under_ulimit, raise_open_file_limit,
+    rss_bytes_of, upgrade_request_offering,
 };
 use rlimit::Resource;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
 /// The output budget the flooded server is given.
 const BUDGET: u64 = 16 << 20;
@@ -49,97 +46,35 @@ const ALLOWANCE: u64 = 16 << 20;
 /// The longest the flood is let run: a guard against a hung test.
 const FLOOD_LIMIT: Duration = Duration::from_secs(300);
 
-/// Raises this process's open-file limit to at least `needed`.
-fn raise_open_file_limit(needed: u64) {
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    // Raising the hard limit needs CAP_SYS_RESOURCE; without it, the soft
-    // limit goes up to the hard one.
-    if soft < needed && rlimit::setrlimit(Resource::NOFILE, needed, hard.max(needed)).is_err() {
-        rlimit::setrlimit(Resource::NOFILE, hard.min(needed), hard).unwrap();
-    }
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    assert!(
-        soft >= needed,
-        "the open-file limit ({soft}, hard {hard}) is below the {needed} this test needs"
-    );
-}
-
-/// A running `pinsocket`, killed when dropped.
+/// A running `pinsocket` and the address it listens on.
 struct Served {
-    child: Child,
+    binary: Pinsocket,
     addr: SocketAddr,
-    /// What it logged (stderr), collected by a thread.
-    log: Arc<std::sync::Mutex<String>>,
 }
 
 impl Served {
-    /// `pinsocket --listen 127.0.0.1:0 ARGS`, run by `sh -c` after the
-    /// shell's `ulimit` arguments (`-n 256` sets both limits, `-S -n 256`
-    /// the soft one), if any.
+    /// `pinsocket --listen 127.0.0.1:0 --log-level warn ARGS`, run by `sh
+    /// -c` after the shell's `ulimit` arguments (`-n 256` sets both limits,
+    /// `-S -n 256` the soft one), if any.
     fn start(ulimit: Option<&str>, args: &[&str]) -> Served {
-        let mut cmd = match ulimit {
-            Some(limit) => {
-                let mut cmd = Command::new("sh");
-                cmd.arg("-c")
-                    .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
-                    .arg(BIN);
-                cmd
-            }
-            None => Command::new(BIN),
+        let mut all = vec!["--listen", "127.0.0.1:0", "--log-level", "warn"];
+        all.extend_from_slice(args);
+        let binary = match ulimit {
+            Some(limit) => Pinsocket::spawn(pinsocket_command_under_ulimit(limit, &all)),
+            None => Pinsocket::start(&all),
         };
-        let mut child = cmd
-            .args(["--listen", "127.0.0.1:0", "--log-level", "warn"])
-            .args(args)
-            .env_remove("RUST_LOG")
-            .env_remove("PINSOCKET_TOKEN")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first
-            .trim()
-            .strip_prefix("pinsocket: listening on ")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
-        let log = Arc::new(std::sync::Mutex::new(String::new()));
-        let mut stderr = child.stderr.take().unwrap();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            let mut chunk = [0u8; 4096];
-            while let Ok(n) = stderr.read(&mut chunk) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&chunk[..n]));
-            }
-        });
-        Served { child, addr, log }
+        let addr = binary.listening();
+        Served { binary, addr }
     }
 
     /// The server's resident memory (`VmRSS`), in bytes.
     fn rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-        let kib: u64 = line
-            .trim_start_matches("VmRSS:")
-            .trim()
-            .trim_end_matches("kB")
-            .trim()
-            .parse()
-            .unwrap();
-        kib * 1024
+        rss_bytes_of(self.binary.id())
     }
 
     /// The CPU time the server has used, in clock ticks.
     fn cpu_ticks(&self) -> u64 {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.binary.id())).unwrap();
         // The fields after the command name, which is in parentheses.
         let fields: Vec<&str> = stat
             .rsplit_once(')')
@@ -149,23 +84,6 @@ impl Served {
             .collect();
         // utime and stime, fields 14 and 15 of the whole line.
         fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
-    }
-
-    /// Lines of its log that contain `what`.
-    fn logged(&self, what: &str) -> usize {
-        self.log
-            .lock()
-            .unwrap()
-            .lines()
-            .filter(|l| l.contains(what))
-            .count()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -336,10 +254,10 @@ async fn past_the_descriptors_a_client_gets_503_at_once() {
     }
     println!("{answered} of {IDLE} idle connections answered 503 at once");
     assert_eq!(
-        served.logged("accept failed"),
+        served.binary.logged("accept failed"),
         0,
         "the server ran out of descriptors:\n{}",
-        served.log.lock().unwrap()
+        served.binary.log()
     );
     drop(idle);
 }

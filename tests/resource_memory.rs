@@ -22,14 +22,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::{
-    OP_CLOSE, RawWs, client_frame, close_payload, echo_builder, rss_bytes, wait_until, within,
+    OP_CLOSE, RawWs, client_frame, close_payload, echo_builder, raise_open_file_limit, rss_bytes,
+    wait_until, within,
 };
 use futures_util::future::join_all;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use pinsocket::RunningServer;
-use rlimit::Resource;
 use tokio::time::Instant;
 
 /// Connections held at once.
@@ -46,6 +46,9 @@ const RETURN_BOUND: u64 = 4 << 20;
 const BATCH: usize = 500;
 /// File descriptors besides the one per connection.
 const SPARE_FDS: u64 = 256;
+/// The open-file limit each process raises itself to: one descriptor per
+/// connection, and the spare ones.
+const OPEN_FILES: u64 = CONNECTIONS as u64 + SPARE_FDS;
 /// The longest the test waits for the server to register or let go of
 /// everyone: only a guard against a hung test, not a speed requirement
 /// (on a loaded machine in a debug build it may take seconds).
@@ -57,29 +60,10 @@ const TEST_NAME: &str = "ten_thousand_idle_websockets_cost_bounded_memory_and_le
 /// What the child prints before each answer, telling it from libtest's output.
 const ANSWER: &str = "memory-test-client: ";
 
-/// Raises the open-file limit to what `CONNECTIONS` need (one descriptor
-/// each, in each process), the hard limit too if allowed.
-fn raise_open_file_limit() {
-    let needed = CONNECTIONS as u64 + SPARE_FDS;
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    if soft < needed {
-        // Raising the hard limit needs CAP_SYS_RESOURCE; without it, the
-        // soft limit goes up to the hard one.
-        if rlimit::setrlimit(Resource::NOFILE, needed, hard.max(needed)).is_err() {
-            rlimit::setrlimit(Resource::NOFILE, hard.min(needed), hard).unwrap();
-        }
-    }
-    let (soft, hard) = rlimit::getrlimit(Resource::NOFILE).unwrap();
-    assert!(
-        soft >= needed,
-        "the open-file limit ({soft}, hard {hard}) is below the {needed} this test needs"
-    );
-}
-
 /// The child process: opens and closes connections when told on stdin
 /// (`open N`, `close`), answering on stdout, until stdin ends.
 async fn client_main(addr: std::net::SocketAddr) {
-    raise_open_file_limit();
+    raise_open_file_limit(OPEN_FILES);
     let mut streams: Vec<RawWs> = Vec::new();
     let mut line = String::new();
     loop {
@@ -221,7 +205,7 @@ async fn ten_thousand_idle_websockets_cost_bounded_memory_and_leave_nothing() {
         client_main(addr.parse().unwrap()).await;
         return;
     }
-    raise_open_file_limit();
+    raise_open_file_limit(OPEN_FILES);
     let n = CONNECTIONS;
     let normal_closes = Arc::new(AtomicUsize::new(0));
     let other_closes = Arc::new(AtomicUsize::new(0));

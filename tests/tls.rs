@@ -9,14 +9,15 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{Closes, TempDir, WAIT, any_port, echo_builder, wait_all_gone, wait_until, within};
+use common::{
+    Closes, Pinsocket, TempDir, WAIT, any_port, echo_builder, run_to_exit, wait_all_gone,
+    wait_until, within,
+};
 use futures_util::{SinkExt, StreamExt};
 use pinsocket::{RunningServer, Server, TlsConfig};
 use pinsocket_device::{App, Config, Level};
@@ -28,8 +29,6 @@ use tokio_rustls::client::TlsStream;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCloseCode;
-
-const BIN: &str = env!("CARGO_BIN_EXE_pinsocket");
 
 // ---- certificates and clients ----------------------------------------------
 
@@ -572,37 +571,6 @@ async fn the_device_app_over_tls_switches_the_led() {
 
 // ---- the binary -------------------------------------------------------------
 
-/// Runs `pinsocket args` to its exit (at most 10 s): status and output.
-fn run_bin(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > Duration::from_secs(10) {
-            child.kill().unwrap();
-            panic!("pinsocket {args:?} still running after 10 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.wait_with_output().unwrap()
-}
-
-/// A serving `pinsocket`, killed when dropped.
-struct Serving(Child);
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn gen_cert_then_the_binary_serves_https_with_it() {
     let dir = TempDir::new("tls-gen-cert");
@@ -626,7 +594,7 @@ async fn gen_cert_then_the_binary_serves_https_with_it() {
         }
         args
     };
-    let out = run_bin(&gen_args(false));
+    let out = run_to_exit(&gen_args(false));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -652,7 +620,7 @@ async fn gen_cert_then_the_binary_serves_https_with_it() {
     }
     // Not overwritten, unless asked.
     let written = std::fs::read(&cert).unwrap();
-    let again = run_bin(&gen_args(false));
+    let again = run_to_exit(&gen_args(false));
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&again.stderr),
@@ -662,38 +630,21 @@ async fn gen_cert_then_the_binary_serves_https_with_it() {
         )
     );
     assert_eq!(std::fs::read(&cert).unwrap(), written);
-    assert!(run_bin(&gen_args(true)).status.success());
+    assert!(run_to_exit(&gen_args(true)).status.success());
     assert_ne!(std::fs::read(&cert).unwrap(), written);
 
     // The binary serves https with them, and says so.
-    let mut child = Command::new(BIN)
-        .args(["--listen", "127.0.0.1:0", "--tls-cert"])
-        .arg(&cert)
-        .arg("--tls-key")
-        .arg(&key)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let serving = Serving(child);
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let first = lines.recv_timeout(WAIT).unwrap();
-    let addr: SocketAddr = first
-        .strip_prefix("pinsocket: listening on ")
-        .and_then(|a| a.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    let serving = Pinsocket::start(&[
+        "--listen".as_ref(),
+        "127.0.0.1:0".as_ref(),
+        "--tls-cert".as_ref(),
+        cert.as_os_str(),
+        "--tls-key".as_ref(),
+        key.as_os_str(),
+    ]);
+    let addr = serving.listening();
     assert_eq!(
-        lines.recv_timeout(WAIT).unwrap(),
+        serving.line(),
         format!(
             "pinsocket: open https://{addr}/ (this machine only; --listen 0.0.0.0:{} serves \
              your network)",
@@ -715,7 +666,7 @@ async fn gen_cert_then_the_binary_serves_https_with_it() {
 #[test]
 fn tls_cert_and_tls_key_go_together() {
     for args in [["--tls-cert", "c.pem"], ["--tls-key", "k.pem"]] {
-        let out = run_bin(&args.map(std::ffi::OsStr::new));
+        let out = run_to_exit(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         let other = if args[0] == "--tls-cert" {
@@ -734,7 +685,7 @@ fn tls_cert_and_tls_key_go_together() {
 fn the_binary_names_an_unreadable_certificate() {
     let dir = TempDir::new("tls-bin-pem");
     let missing = dir.path().join("missing.pem");
-    let out = run_bin(&[
+    let out = run_to_exit(&[
         "--listen".as_ref(),
         "127.0.0.1:0".as_ref(),
         "--tls-cert".as_ref(),

@@ -22,6 +22,15 @@ use super::ws::Ws;
 /// The subprotocol the control page asks for: the device protocol.
 pub(crate) const DEVICE_PROTOCOL: &str = "pinsocket";
 
+/// The device server's default board, the original demo's: one failsafe
+/// output, `led`, on line 12.
+pub(crate) const LED_BOARD: &str = r#"
+[[output]]
+name = "led"
+line = 12
+failsafe = true
+"#;
+
 /// The device app for the board `toml` (on the simulated backend unless
 /// the TOML says otherwise), bound to [`any_port`], its server not yet
 /// started.
@@ -76,6 +85,15 @@ impl DeviceUnderTest {
         limit: Duration,
     ) -> (DeviceWs, Response) {
         DeviceWs::connect(self.addr(), protocol, limit).await
+    }
+
+    /// A device-protocol client, every read bounded by `limit`, past the
+    /// board note and the first state: the client and the board note.
+    pub(crate) async fn connect_past_state(&self, limit: Duration) -> (DeviceWs, Value) {
+        let (mut ws, _) = self.connect(Some(DEVICE_PROTOCOL), limit).await;
+        let board = ws.next_json().await;
+        assert!(ws.next_json().await.get("state").is_some());
+        (ws, board)
     }
 
     /// Stops the server.

@@ -12,7 +12,10 @@
 //! - `messages.rs`: numbered message payloads;
 //! - `servers.rs`: the servers under test and what they report;
 //! - `device.rs`: the device server under test and its JSON clients;
-//! - `system.rs`: throwaway folders and the process's resident memory;
+//! - `system.rs`: throwaway folders, resident memory and the open-file
+//!   limit;
+//! - `binary.rs`: the `pinsocket` binary as a child process, [`Pinsocket`]
+//!   and [`run_to_exit`];
 //! - `browser.rs`: headless chromium through chromedriver, [`Browser`],
 //!   and [`browser_test`], which skips loudly where it is not installed.
 //!
@@ -20,6 +23,7 @@
 //! `unused_imports` allowances.
 #![allow(dead_code, unused_imports, clippy::unwrap_used)]
 
+mod binary;
 mod browser;
 mod device;
 mod frames;
@@ -32,6 +36,7 @@ mod tcp;
 mod wait;
 mod ws;
 
+pub(crate) use binary::*;
 pub(crate) use browser::*;
 pub(crate) use device::*;
 pub(crate) use frames::*;
