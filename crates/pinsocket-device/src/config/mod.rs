@@ -15,6 +15,7 @@ mod limits;
 mod parse;
 mod raw;
 mod seconds;
+mod sections;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
