@@ -8,11 +8,9 @@ use std::time::Duration;
 use gpiocdev::{Chip, Request};
 use pinsocket_core::{Level, Mode, Pin};
 
-use super::group::{Settings, group};
+use super::group::{Settings, group, who};
 use super::request::{build_request, level, value};
-use super::validate::{
-    check_exists, check_free, describe, error_text, open_chip, request_error, who,
-};
+use super::validate::{check_exists, check_free, describe, error_text, open_chip, request_error};
 use super::watch::Watchers;
 use crate::backend::{Backend, BackendError, EventSink};
 use crate::hub::log_summary::ChangeLog;

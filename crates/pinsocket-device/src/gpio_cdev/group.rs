@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use pinsocket_core::{Mode, Pin, Pull};
 
-use super::validate::who;
 use crate::backend::BackendError;
+
+/// `output "led"` or `input "button"`.
+pub(super) fn who<S: AsRef<str>>(pin: &Pin<S>) -> String {
+    let kind = if pin.is_output() { "output" } else { "input" };
+    format!("{kind} \"{}\"", pin.name())
+}
 
 /// Most lines in one request (the uAPI's `GPIO_V2_LINES_MAX`).
 const MAX_LINES: usize = 64;

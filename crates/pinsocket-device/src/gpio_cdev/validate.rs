@@ -7,7 +7,7 @@ use std::path::Path;
 use gpiocdev::Chip;
 use pinsocket_core::Pin;
 
-use super::group::{Group, Settings};
+use super::group::{Group, Settings, who};
 use crate::backend::BackendError;
 
 /// Opens the chip at `path` and reads how many lines it has; an error
@@ -91,12 +91,6 @@ pub(super) fn request_error<S: AsRef<str>>(
         g.chip.display(),
         error_text(e)
     ))
-}
-
-/// `output "led"` or `input "button"`.
-pub(super) fn who<S: AsRef<str>>(pin: &Pin<S>) -> String {
-    let kind = if pin.is_output() { "output" } else { "input" };
-    format!("{kind} \"{}\"", pin.name())
 }
 
 /// The pins of a group: `input "a"`, or `inputs "a", "b"`.

@@ -125,5 +125,11 @@ pub(super) async fn upgrade(
     }
     // A task of its own when there is work, its future holding only what a
     // WebSocket needs; none while the connection is quiet.
-    crate::session::Session::new(stream, ws, tracked).start();
+    let Upgraded {
+        registration,
+        leftover,
+        link,
+        ..
+    } = ws;
+    crate::session::Session::new(stream, link, registration, leftover, tracked).start();
 }

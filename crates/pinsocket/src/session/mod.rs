@@ -31,7 +31,6 @@ use pinsocket_core::{Receiver, Role};
 use tokio::net::TcpStream;
 
 use crate::clients::Registration;
-use crate::http_conn::Upgraded;
 use crate::server::Tracked;
 
 pub(crate) use end::Link;
@@ -76,13 +75,14 @@ impl Session {
     /// A session for an accepted WebSocket. Built before its task is
     /// spawned, so the task's future holds it once, not beside the parts it
     /// was made of.
-    pub(crate) fn new(stream: TcpStream, ws: Upgraded, tracked: Tracked) -> Session {
-        let Upgraded {
-            link,
-            registration,
-            leftover,
-            ..
-        } = ws;
+    /// `leftover`: bytes that came after the handshake's head.
+    pub(crate) fn new(
+        stream: TcpStream,
+        link: Link,
+        registration: Registration,
+        leftover: Vec<u8>,
+        tracked: Tracked,
+    ) -> Session {
         Session {
             rx: Receiver::new(Role::Server, link.inner.config.max_message_len as u64),
             stream,
