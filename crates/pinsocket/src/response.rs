@@ -142,6 +142,18 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// The response without its body when answering HEAD (RFC 9110 §9.3.2).
+pub(crate) fn head_of(response: &[u8], head_only: bool) -> &[u8] {
+    if !head_only {
+        return response;
+    }
+    let end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |i| i + 4);
+    response.get(..end).unwrap_or(response)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

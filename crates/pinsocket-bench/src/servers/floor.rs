@@ -22,10 +22,7 @@ impl Conn {
     /// Writes `bytes` whole or fails: the floor never queues. (Small
     /// frames into an empty loopback socket buffer always fit.)
     fn write_now(&self, bytes: &[u8]) -> io::Result<()> {
-        let _guard = self
-            .write
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _guard = lock(&self.write);
         match self.stream.try_write(bytes) {
             Ok(n) if n == bytes.len() => Ok(()),
             Ok(_) => Err(io::Error::other("socket buffer full")),
@@ -42,12 +39,7 @@ struct Registry {
 
 impl Registry {
     fn all(&self) -> Vec<Arc<Conn>> {
-        self.conns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        lock(&self.conns).values().cloned().collect()
     }
 }
 
@@ -103,11 +95,7 @@ async fn serve(stream: TcpStream, registry: Arc<Registry>) {
                 if contains(head, b"Upgrade: websocket") {
                     out.extend_from_slice(SWITCHING);
                     let id = registry.next.fetch_add(1, Ordering::Relaxed);
-                    registry
-                        .conns
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .insert(id, conn.clone());
+                    lock(&registry.conns).insert(id, conn.clone());
                     ws_id = Some(id);
                 } else {
                     let close = contains(head, b"Connection: close");
@@ -158,11 +146,7 @@ async fn serve(stream: TcpStream, registry: Arc<Registry>) {
         }
     }
     if let Some(id) = ws_id {
-        registry
-            .conns
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&id);
+        lock(&registry.conns).remove(&id);
     }
 }
 
@@ -170,4 +154,12 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+/// Locks `mutex`; poison is ignored, as a panicked connection task leaves
+/// nothing half-written here.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

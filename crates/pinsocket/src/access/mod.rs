@@ -199,10 +199,7 @@ impl Access {
         let mut response = self.verdict(req)?;
         if req.head.method == "HEAD" {
             // The head alone (RFC 9110 §9.3.2); its Content-Length stays.
-            let end = response
-                .windows(4)
-                .position(|w| w == b"\r\n\r\n")
-                .map_or(response.len(), |i| i + 4);
+            let end = response::head_of(&response, true).len();
             response.truncate(end);
         }
         Some(response)

@@ -92,13 +92,17 @@ pub(super) async fn serve_static(
         Lookup::Found(file) => file,
         Lookup::NotFound => {
             let bytes = response::error(404, "not found", &[], keep_alive);
-            stream.write_all(head_of(&bytes, req.head_only)).await?;
+            stream
+                .write_all(response::head_of(&bytes, req.head_only))
+                .await?;
             buf.drain(..consumed.min(buf.len()));
             return Ok(keep_alive);
         }
         Lookup::BadRequest(why) => {
             let bytes = response::error(400, why, &[], false);
-            stream.write_all(head_of(&bytes, req.head_only)).await?;
+            stream
+                .write_all(response::head_of(&bytes, req.head_only))
+                .await?;
             return Ok(false);
         }
     };
@@ -169,18 +173,6 @@ async fn write_all_two(
         b = &b[n - from_a..];
     }
     stream.write_all(b).await
-}
-
-/// The response without its body when answering HEAD (RFC 9110 §9.3.2).
-fn head_of(response: &[u8], head_only: bool) -> &[u8] {
-    if !head_only {
-        return response;
-    }
-    let end = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(response.len(), |i| i + 4);
-    response.get(..end).unwrap_or(response)
 }
 
 // ---- the send timeout on HTTP responses ---------------------------------
